@@ -1,0 +1,102 @@
+"""Load MNIST in the Keras layout, from a local file when there is no network.
+
+Lookup order: an explicit ``path``, the ``MNIST_PATH`` environment variable,
+the local Keras cache, then the Keras download (for online users, e.g. Binder).
+Whatever is found is validated before it is returned, so a bad file fails here
+with its name and the problem instead of deep inside a model.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+MNIST_PATH_ENV = "MNIST_PATH"
+EXPECTED_ARRAYS = {
+    "x_train": ((60000, 28, 28), np.uint8),
+    "y_train": ((60000,), np.uint8),
+    "x_test": ((10000, 28, 28), np.uint8),
+    "y_test": ((10000,), np.uint8),
+}
+NUM_CLASSES = 10
+
+
+class MnistLoadError(RuntimeError):
+    """MNIST could not be found, read or validated."""
+
+
+def keras_cache_path() -> Path:
+    """Where Keras keeps its downloaded copy (``$KERAS_HOME/datasets/mnist.npz``)."""
+    keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return Path(keras_home) / "datasets" / "mnist.npz"
+
+
+def load_mnist(path: str | os.PathLike | None = None):
+    """Return ``(x_train, y_train), (x_test, y_test)`` as validated uint8 arrays."""
+    if path is not None:
+        return _load_npz(Path(path), origin="the path argument")
+    env_path = os.environ.get(MNIST_PATH_ENV)
+    if env_path:
+        return _load_npz(Path(env_path), origin=f"${MNIST_PATH_ENV}")
+    cache = keras_cache_path()
+    if cache.is_file():
+        return _load_npz(cache, origin="the Keras cache")
+    return _download()
+
+
+def _download():
+    try:
+        from keras.datasets import mnist
+
+        mnist.load_data()
+    except Exception as error:  # network, proxy, hash mismatch: all mean "no download"
+        raise MnistLoadError(
+            f"MNIST is not available offline and the Keras download failed ({error}). "
+            f"Point ${MNIST_PATH_ENV} at a local mnist.npz, e.g. "
+            f"`export {MNIST_PATH_ENV}=../shared/data/mnist.npz`, or pass load_mnist(path=...)."
+        ) from error
+    return _load_npz(keras_cache_path(), origin="the Keras download")
+
+
+def _load_npz(path: Path, origin: str):
+    if not path.exists():
+        raise MnistLoadError(f"{path} (from {origin}) does not exist. Check the path, or unset it to use the Keras cache.")
+    if not path.is_file():
+        raise MnistLoadError(f"{path} (from {origin}) is not a file. Point it at mnist.npz itself.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = sorted(set(EXPECTED_ARRAYS) - set(archive.files))
+            if missing:
+                raise MnistLoadError(
+                    f"{path} is not an MNIST archive: it lacks {', '.join(missing)} "
+                    f"(it has {', '.join(sorted(archive.files)) or 'no arrays'})."
+                )
+            arrays = {name: archive[name] for name in EXPECTED_ARRAYS}
+    except MnistLoadError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        raise MnistLoadError(
+            f"{path} could not be read as a .npz archive ({type(error).__name__}: {error}). "
+            "It is probably truncated or corrupt: copy it again."
+        ) from error
+    _validate(path, arrays)
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _validate(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    for name, (shape, dtype) in EXPECTED_ARRAYS.items():
+        array = arrays[name]
+        if array.shape != shape:
+            raise MnistLoadError(f"{path}: {name} has shape {array.shape}; MNIST has {shape}.")
+        if array.dtype != dtype:
+            raise MnistLoadError(f"{path}: {name} has dtype {array.dtype}; MNIST has {np.dtype(dtype)}.")
+    for name in ("y_train", "y_test"):
+        labels = arrays[name]
+        if labels.max() >= NUM_CLASSES:
+            raise MnistLoadError(f"{path}: {name} holds label {int(labels.max())}; MNIST labels are 0-9.")
+    for name in ("x_train", "x_test"):
+        if arrays[name].max() == 0:
+            raise MnistLoadError(f"{path}: {name} is all zeros; MNIST pixels span 0-255.")
