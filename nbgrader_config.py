@@ -9,3 +9,36 @@ c.CourseDirectory.course_id = "mnist-cnn"
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- autograding -------------------------------------------------------------------------------
+# Pipeline = nbgrader 0.9.6's default, with Execute made resilient and stderr kept from scoring.
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from course.grading.preprocessors import ResilientExecute, StderrDoesNotScore, TestTracebacksToMessages  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    ResilientExecute,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    StderrDoesNotScore,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+# Per cell. The slowest cell is the 5-epoch fit: ~45 s measured on 2 cores at batch size 32 (docs/grading.md);
+# 600 s leaves room for a loaded machine and a small batch size, and still cuts an endless loop.
+c.Execute.timeout = 600
+
+# --- feedback ----------------------------------------------------------------------------------
+# Students see test messages, never hidden test source or tracebacks that quote it.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TestTracebacksToMessages, CSSHTMLHeaderPreprocessor]

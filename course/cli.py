@@ -45,6 +45,37 @@ def release(assignment):
     release_module.main(assignment, console=console)
 
 
+@main.command(help="Autograde every submission under submitted/<student>/ASSIGNMENT/, or one student's.")
+@click.argument("assignment")
+@click.option("--student", help="Grade only this student.")
+@reports_course_errors
+def grade(assignment, student):
+    from . import grade as grade_module
+
+    results = grade_module.main(assignment, student, console=console)
+    if any(not result.graded for result in results):
+        sys.exit(1)
+
+
+@main.command(help="Write per-student HTML feedback (no hidden tests) to feedback/.")
+@click.argument("assignment")
+@reports_course_errors
+def feedback(assignment):
+    from . import feedback as feedback_module
+
+    feedback_module.main(assignment, console=console)
+
+
+@main.command(help="Write the gradebook's scores to CSV: one row per student, one column per test cell.")
+@click.argument("assignment", required=False)
+@click.option("-o", "--output", default="grades.csv", show_default=True, help="CSV file to write.")
+@reports_course_errors
+def export(assignment, output):
+    from . import export as export_module
+
+    export_module.main(assignment, output, console=console)
+
+
 @main.command(help="Run the tutorial notebook headlessly; print where the executed notebook and figures are.")
 @reports_course_errors
 def tutorial():

@@ -1,0 +1,95 @@
+"""nbgrader preprocessors that close the gaps between nbgrader 0.9.6 and this course.
+
+Each class is one step, configured into the pipeline by nbgrader_config.py:
+- autograde: ``ResilientExecute`` replaces nbgrader's ``Execute``; ``StderrDoesNotScore`` runs before ``SaveAutoGrades``;
+- feedback: nbgrader's ``ClearHiddenTests`` and ``TestTracebacksToMessages`` run before the HTML export.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from nbclient.util import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+
+GRADING_STOPPED = "GradingStopped"
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class ResilientExecute(Execute):
+    """Execute that keeps a notebook whose kernel died or hung, with the reason in it.
+
+    nbgrader's Execute lets DeadKernelError or a timeout escape; nbgrader then deletes the autograded
+    notebook and leaves a bare 0. Here the failing cell gets an error saying what happened, every later
+    code cell gets an error saying it did not run (a test cell without output would otherwise score full
+    marks), and the cells that ran before keep their credit. A timeout ends the run: a kernel that ignores
+    interrupts would otherwise make every later cell wait out the timeout too.
+    """
+
+    interrupt_on_timeout = False
+
+    async def async_start_new_kernel(self, **kwargs):
+        # The kernel process's own stdout/stderr (TensorFlow start-up logs) would flood the grader's console;
+        # what a cell prints still reaches the notebook through the kernel's output capture.
+        kwargs.setdefault("stdout", subprocess.DEVNULL)
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.stopped_because = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self.stopped_because:
+            cell.outputs = [error_output(GRADING_STOPPED, f"This cell did not run: {self.stopped_because}.")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError:
+            self.stopped_because = (
+                f"cell {index + 1} was still running after {self.timeout} s (an endless loop, or training far "
+                "longer than the assignment asks), so grading stopped there"
+            )
+        except DeadKernelError:
+            self.stopped_because = (
+                f"the Python kernel died while running cell {index + 1} (it exited, crashed or ran out of memory)"
+            )
+        self.log.warning("Stopped executing %s: %s", resources.get("unique_key", "notebook"), self.stopped_because)
+        cell.outputs.append(error_output(GRADING_STOPPED, self.stopped_because[0].upper() + self.stopped_because[1:] + "."))
+        return cell, resources
+
+
+class StderrDoesNotScore(NbGraderPreprocessor):
+    """Turn stderr in test cells into stdout, so warnings are shown but cannot zero a test.
+
+    nbgrader scores 0 for a test cell that wrote to stderr. Keras warns on stderr when a correct answer uses
+    the spec's ``input_shape=`` argument, and TensorFlow logs there; failures are raised errors, never stderr.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.name = "stdout"
+        return cell, resources
+
+
+class TestTracebacksToMessages(NbGraderPreprocessor):
+    """Show a failed test as its message alone: a traceback would print the hidden test lines."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if utils.is_grade(cell) and not utils.is_solution(cell) and cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
