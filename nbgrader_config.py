@@ -23,7 +23,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from course.grading.preprocessors import ResilientExecute, StderrDoesNotScore, TestTracebacksToMessages  # noqa: E402
+from course.grading.preprocessors import ResilientExecute, StderrDoesNotScore, FailedTestsAsMessages  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [
     ResilientExecute,
@@ -41,4 +41,4 @@ c.Execute.timeout = 600
 
 # --- feedback ----------------------------------------------------------------------------------
 # Students see test messages, never hidden test source or tracebacks that quote it.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, TestTracebacksToMessages, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 
 import click
 from rich.console import Console
@@ -31,6 +32,8 @@ def reports_course_errors(command):
 
 @click.group(help=__doc__)
 def main():
+    # nbgrader 0.9.6 triggers SQLAlchemy autoflush warnings on every autograde; they are not ours to fix.
+    warnings.filterwarnings("ignore", message="Object of type <Submitted", module="nbgrader")
     # Kernels run in each notebook's own folder: a relative MNIST_PATH must not change meaning there.
     if os.environ.get("MNIST_PATH"):
         os.environ["MNIST_PATH"] = os.path.abspath(os.environ["MNIST_PATH"])

@@ -23,11 +23,12 @@ SOURCE = ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 SUBMISSIONS = ROOT / "grader_tests" / "submissions"
 FUNCTIONS = ("scale_mnist_data", "get_model", "compile_model", "train_model", "evaluate_model")
 
-# Each fixture: the answers that differ from the reference, by function. None = the untouched release.
-FIXTURES: dict[str, dict[str, str] | None] = {
+# Each fixture: the answers that differ from the reference, by function (None: left as released).
+# A fixture of None is the untouched release.
+FIXTURES: dict[str, dict[str, str | None] | None] = {
     "passes_all": {},
     "untouched_release": None,
-    # Conv2D with 16 filters and a 5x5 kernel, the 'mae' metric instead of accuracy, 3 epochs instead of 5,
+    # Conv2D with 16 filters and a 5x5 kernel, top-k accuracy instead of accuracy, 3 epochs instead of 5,
     # and (accuracy, loss) swapped. Scaling is right and 3 epochs still clear the accuracy bar.
     "fails_conv_metrics_epochs_evaluate": {
         "get_model": '''def get_model(input_shape):
@@ -41,12 +42,27 @@ FIXTURES: dict[str, dict[str, str] | None] = {
     ])
     return model''',
         "compile_model": '''def compile_model(model):
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["mae"])''',
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_top_k_categorical_accuracy"])''',
         "train_model": '''def train_model(model, scaled_train_images, train_labels):
     return model.fit(scaled_train_images, train_labels, epochs=3)''',
         "evaluate_model": '''def evaluate_model(model, scaled_test_images, test_labels):
     loss, accuracy = model.evaluate(scaled_test_images, test_labels)
     return accuracy, loss''',
+    },
+    # The spec's own input_shape= makes Keras warn on stderr; that must not cost a point. Only two functions done.
+    "passes_scale_and_model_with_input_shape_warning": {
+        "get_model": '''def get_model(input_shape):
+    model = Sequential()
+    model.add(Conv2D(8, (3, 3), padding="SAME", activation="relu", input_shape=input_shape))
+    model.add(MaxPooling2D((2, 2)))
+    model.add(Flatten())
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(10, activation="softmax"))
+    return model''',
+        "compile_model": None,
+        "train_model": None,
+        "evaluate_model": None,
     },
     # The kernel exits while training: everything before keeps its credit, everything after says why it got none.
     "kernel_dies_in_train_model": {
@@ -82,7 +98,9 @@ def build(answers: dict[str, str] | None) -> nbformat.NotebookNode:
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in FUNCTIONS:
-            cell.source = answers.get(grade_id, reference[grade_id])
+            answer = answers.get(grade_id, reference[grade_id])
+            if answer is not None:
+                cell.source = answer
     return notebook
 
 

@@ -2,7 +2,7 @@
 
 Each class is one step, configured into the pipeline by nbgrader_config.py:
 - autograde: ``ResilientExecute`` replaces nbgrader's ``Execute``; ``StderrDoesNotScore`` runs before ``SaveAutoGrades``;
-- feedback: nbgrader's ``ClearHiddenTests`` and ``TestTracebacksToMessages`` run before the HTML export.
+- feedback: nbgrader's ``ClearHiddenTests`` and ``FailedTestsAsMessages`` run before the HTML export.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class StderrDoesNotScore(NbGraderPreprocessor):
         return cell, resources
 
 
-class TestTracebacksToMessages(NbGraderPreprocessor):
+class FailedTestsAsMessages(NbGraderPreprocessor):
     """Show a failed test as its message alone: a traceback would print the hidden test lines."""
 
     def preprocess_cell(self, cell, resources, index):

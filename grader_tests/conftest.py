@@ -1,0 +1,80 @@
+"""Helpers for grading fixture submissions with the real `course` command in a throwaway course directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "grader_tests" / "submissions"
+ASSIGNMENT = "mnist_cnn"
+EXPECTED = json.loads((SUBMISSIONS / "expected_scores.json").read_text())
+
+if os.environ.get("MNIST_PATH"):
+    os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+
+
+def make_course(path: Path, extra_config: str = "") -> Path:
+    """A copy of this course (config, source, release) with no gradebook and no submissions."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "nbgrader_config.py", path)
+    shutil.copytree(ROOT / "source", path / "source")
+    shutil.copytree(ROOT / "release", path / "release")
+    if extra_config:
+        with open(path / "nbgrader_config.py", "a") as config:
+            config.write("\n" + extra_config + "\n")
+    return path
+
+
+def submit(course: Path, fixture: str, student: str | None = None) -> str:
+    student = student or fixture
+    target = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SUBMISSIONS / f"{fixture}.ipynb", target)
+    return student
+
+
+def run_course(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real command line, as an instructor would, in the course directory."""
+    result = subprocess.run(
+        [sys.executable, "-m", "course", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"course {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def cell_scores(course: Path, student: str) -> dict[str, float]:
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "mnist-cnn") as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        return {grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades}
+
+
+def assert_golden(course: Path, student: str, fixture: str) -> None:
+    expected = EXPECTED[fixture]
+    scores = cell_scores(course, student)
+    zero = set(scores) if expected["zero"] == "all" else set(expected["zero"])
+    wrong = {cell: score for cell, score in scores.items() if (score == 0) != (cell in zero)}
+    assert not wrong, f"{fixture}: these test cells scored other than golden (0 expected for {sorted(zero)}): {wrong}"
+    assert sum(scores.values()) == expected["total"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "mnist-cnn") as gradebook:
+        assert gradebook.find_submission(ASSIGNMENT, student).max_score == expected["max_score"]
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    path = os.environ.get("MNIST_PATH")
+    if not path:
+        pytest.fail("Set MNIST_PATH to the real mnist.npz (e.g. ../shared/data/mnist.npz); `make test` does this.")
+    return Path(path)

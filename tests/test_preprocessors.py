@@ -1,0 +1,43 @@
+"""The nbgrader plugins, on hand-made notebooks (no kernel needed)."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import determine_grade
+
+from course.grading.preprocessors import StderrDoesNotScore, FailedTestsAsMessages
+
+
+def graded_test_cell(source="checks.something()", outputs=()):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1, "grade_id": "t", "schema_version": 3}
+    cell.outputs = list(outputs)
+    return cell
+
+
+def test_stderr_in_a_test_cell_no_longer_scores_zero():
+    cell = graded_test_cell(outputs=[new_output("stream", name="stderr", text="UserWarning: Do not pass an `input_shape`")])
+    assert determine_grade(cell)[0] == 0  # nbgrader's own rule, the trap
+    nb = new_notebook(cells=[cell])
+    StderrDoesNotScore().preprocess(nb, {})
+    assert determine_grade(nb.cells[0]) == (1, 1)
+    assert nb.cells[0].outputs[0].text.startswith("UserWarning")  # still shown
+
+
+def test_errors_still_score_zero():
+    cell = graded_test_cell(outputs=[new_output("error", ename="CheckFailed", evalue="Conv2D has 16 filters", traceback=["..."])])
+    nb = new_notebook(cells=[cell])
+    StderrDoesNotScore().preprocess(nb, {})
+    assert determine_grade(nb.cells[0])[0] == 0
+
+
+def test_feedback_keeps_the_message_and_drops_the_traceback_and_hidden_source():
+    source = "# Hidden test: conv\n### BEGIN HIDDEN TESTS\nchecks.conv_layer_config(secret_line)\n### END HIDDEN TESTS"
+    traceback = ["CheckFailed  Traceback", "----> 3 checks.conv_layer_config(secret_line)", "CheckFailed: Conv2D has 16 filters"]
+    cell = graded_test_cell(source, [new_output("error", ename="CheckFailed", evalue="Conv2D has 16 filters; the spec asks for 8.", traceback=traceback)])
+    nb = new_notebook(cells=[cell])
+    ClearHiddenTests().preprocess(nb, {})
+    FailedTestsAsMessages().preprocess(nb, {})
+    text = nbformat.writes(nb)
+    assert "secret_line" not in text
+    assert nb.cells[0].outputs[0].traceback == ["CheckFailed: Conv2D has 16 filters; the spec asks for 8."]
