@@ -47,6 +47,12 @@ def test_grade_reports_each_student(graded):
 
 
 def hidden_test_lines() -> list[str]:
+    """Lines only the hidden tests have (a line the release also shows, like a setup call, is no secret)."""
+    released = {
+        line.strip()
+        for cell in nbformat.read(ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells
+        for line in cell.source.splitlines()
+    }
     lines = []
     for cell in nbformat.read(ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4).cells:
         inside = False
@@ -55,7 +61,7 @@ def hidden_test_lines() -> list[str]:
                 inside = True
             elif "END HIDDEN TESTS" in line:
                 inside = False
-            elif inside and line.strip():
+            elif inside and line.strip() and line.strip() not in released:
                 lines.append(line.strip())
     return lines
 
