@@ -7,6 +7,8 @@ trained model (`NEEDS_TRAINED_MODEL`) is left to the full-notebook autogrades.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,7 @@ def base_namespace() -> dict:
     namespace: dict = {}
     cells = _cells()
     by_id = {meta.get("grade_id"): source for meta, source in cells}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         exec(by_id["imports"], namespace)
         for meta, source in cells:
@@ -73,7 +75,8 @@ def run_case(case: Case, base: dict) -> list[CellResult]:
     results = []
     for grade_id, points, source in grading_cells_for(case.function):
         try:
-            exec(source, dict(namespace))
+            with contextlib.redirect_stdout(io.StringIO()):  # Keras progress bars from the student's calls
+                exec(source, dict(namespace))
         except Exception as error:  # a failing test cell: nbgrader scores it 0 and shows this message
             results.append(CellResult(grade_id, 0.0, points, f"{type(error).__name__}: {error}"))
         else:

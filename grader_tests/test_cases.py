@@ -47,3 +47,9 @@ def test_wrong_answer_loses_exactly_its_points_with_an_actionable_message(result
 def test_valid_answer_keeps_every_point(results, case):
     lost = {result.cell: result.message for result in results[case.name] if result.points < result.max_points}
     assert not lost, f"{case.name} lost points: {lost}"
+
+
+def test_report_is_current(results):
+    from report import REPORT, render
+
+    assert REPORT.read_text() == render(results), "docs/grader_cases.md is stale: run `python grader_tests/report.py`"

@@ -4,7 +4,6 @@ One grading run serves every test here (two of the three submissions train a CNN
 """
 
 import csv
-import re
 
 import nbformat
 import pytest
