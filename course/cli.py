@@ -9,6 +9,7 @@ import functools
 import os
 import sys
 import warnings
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -46,6 +47,18 @@ def release(assignment):
     from . import release as release_module
 
     release_module.main(assignment, console=console)
+
+
+@main.command(help="File an LMS bulk download (ARCHIVE.zip) into submitted/<student>/ASSIGNMENT/, or collect from the nbgrader exchange.")
+@click.argument("assignment")
+@click.argument("archive", required=False, type=click.Path(path_type=Path))
+@click.option("--mapping", type=click.Path(path_type=Path), help="CSV with columns lms_id,student_id.")
+@click.option("--exchange", is_flag=True, help="Collect with `nbgrader collect` from a JupyterHub exchange.")
+@reports_course_errors
+def collect(assignment, archive, mapping, exchange):
+    from . import collect as collect_module
+
+    collect_module.main(assignment, archive, mapping, exchange, console=console)
 
 
 @main.command(help="Autograde every submission under submitted/<student>/ASSIGNMENT/, or one student's.")
