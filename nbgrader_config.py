@@ -42,3 +42,9 @@ c.Execute.timeout = 600
 # --- feedback ----------------------------------------------------------------------------------
 # Students see test messages, never hidden test source or tracebacks that quote it.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]
+
+# --- sandbox -----------------------------------------------------------------------------------
+# Each kernel runs in bubblewrap: no network, read-only filesystem, the course directory hidden.
+c.ResilientExecute.sandboxed = True
+c.Sandbox.course_root = c.CourseDirectory.root
+c.Sandbox.memory_bytes = 4 * 2**30

@@ -21,6 +21,7 @@ SUBMISSION = ROOT / "grader_tests" / "submissions" / "passes_all.ipynb"
 
 
 def make_course(path: Path) -> Path:
+    path.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", path)
     shutil.copytree(ROOT / "source", path / "source")
     shutil.copytree(ROOT / "release", path / "release")

@@ -14,6 +14,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer
+
+from .sandbox import SandboxedKernelManager, bwrap_available
 
 GRADING_STOPPED = "GradingStopped"
 
@@ -33,6 +36,32 @@ class ResilientExecute(Execute):
     """
 
     interrupt_on_timeout = False
+    sandboxed = Bool(True, help="Run each kernel in the bubblewrap sandbox (course.grading.sandbox).").tag(config=True)
+    max_output_bytes = Integer(2_000_000, help="Output kept per cell; the rest is dropped with a note.").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.sandboxed:
+            if not bwrap_available():
+                raise RuntimeError(
+                    "bubblewrap (bwrap) is not installed, so student code cannot be sandboxed. Install it "
+                    "(Debian: apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False in "
+                    "nbgrader_config.py to grade without a sandbox."
+                )
+            self.kernel_manager_class = SandboxedKernelManager
+
+    def output(self, outs, msg, display_id, cell_index):
+        # A flood of output would fill the grader's memory and the notebook; keep the start and say so.
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(value)) for value in content.get("data", {}).values())
+        used = self._output_bytes.get(cell_index, 0)
+        self._output_bytes[cell_index] = used + size
+        if used + size <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.max_output_bytes:
+            outs.append(NotebookNode(output_type="stream", name="stdout",
+                                     text=f"\n[grader: output beyond {self.max_output_bytes:,} bytes was dropped]\n"))
+        return None
 
     async def async_start_new_kernel(self, **kwargs):
         # The kernel process's own stdout/stderr (TensorFlow start-up logs) would flood the grader's console;
@@ -45,6 +74,7 @@ class ResilientExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self.stopped_because = None
+        self._output_bytes = {}
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
