@@ -11,7 +11,8 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # --- autograding -------------------------------------------------------------------------------
-# Pipeline = nbgrader 0.9.6's default, with Execute made resilient and stderr kept from scoring.
+# Pipeline = nbgrader 0.9.6's default, with Execute made resilient, verification outside the kernel,
+# and stderr kept from scoring.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -23,10 +24,20 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from course.grading.preprocessors import ResilientExecute, StderrDoesNotScore, FailedTestsAsMessages  # noqa: E402
-
-c.Autograde.autograde_preprocessors = [
+from course.grading.preprocessors import (  # noqa: E402
+    ExportArtifacts,
+    FailedTestsAsMessages,
     ResilientExecute,
+    StderrDoesNotScore,
+    TrustedVerification,
+)
+
+# Scores of the verifiable tests come from outside the student's kernel: ExportArtifacts has the kernel save
+# the model and returned values, TrustedVerification measures them in a process of its own.
+c.Autograde.autograde_preprocessors = [
+    ExportArtifacts,
+    ResilientExecute,
+    TrustedVerification,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -46,5 +57,6 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, FailedTestsAsMe
 # --- sandbox -----------------------------------------------------------------------------------
 # Each kernel runs in bubblewrap: no network, read-only filesystem, the course directory hidden.
 c.ResilientExecute.sandboxed = True
+c.TrustedVerification.sandboxed = True
 c.Sandbox.course_root = c.CourseDirectory.root
 c.Sandbox.memory_bytes = 4 * 2**30

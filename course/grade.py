@@ -6,6 +6,7 @@ failing is a result, not an error: the command exits non-zero only when the grad
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .coursedir import CourseError, course_root, nbgrader_api
-from .grading.preprocessors import GRADING_STOPPED
+from .grading.preprocessors import GRADING_STOPPED, VERIFICATION_FILE
+from .grading.sandbox import bwrap_available
 
 
 @dataclass
@@ -27,6 +29,7 @@ class StudentResult:
     max_score: float = 0.0
     failed_tests: tuple[str, ...] = ()
     stopped: str | None = None  # why execution stopped early (kernel died, timeout)
+    flagged: tuple[str, ...] = ()  # test cells where the kernel and the verification outside it disagreed
     grader_error: str | None = None
 
     def describe(self) -> str:
@@ -39,6 +42,8 @@ class StudentResult:
             text += f"  failed {len(self.failed_tests)} test(s): {', '.join(self.failed_tests)}"
         else:
             text += "  [green]all tests passed[/]"
+        if self.flagged:
+            text += f"  [magenta]flagged[/]: the kernel's result was overruled on {', '.join(self.flagged)}"
         return text
 
 
@@ -73,7 +78,15 @@ def read_result(api, root: Path, assignment: str, student: str) -> StudentResult
         )
         result = StudentResult(student, True, submission.score, submission.max_score, failed)
     result.stopped = stopped_reason(root / "autograded" / student / assignment)
+    result.flagged = tuple(disagreements(root / "autograded" / student / assignment))
     return result
+
+
+def disagreements(autograded_dir: Path) -> list[str]:
+    path = autograded_dir / VERIFICATION_FILE
+    if not path.is_file():
+        return []
+    return [item["cell"] for item in json.loads(path.read_text()).get("disagreements", [])]
 
 
 def stopped_reason(autograded_dir: Path) -> str | None:
@@ -102,6 +115,12 @@ def main(assignment: str, student: str | None = None, root: Path | None = None, 
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
     api = nbgrader_api(root)
+    if api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
+        raise CourseError(
+            "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
+            "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False "
+            "and c.TrustedVerification.sandboxed = False in nbgrader_config.py to grade without one."
+        )
     ensure_in_gradebook(api, assignment)
     results = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -124,9 +143,11 @@ def main(assignment: str, student: str | None = None, root: Path | None = None, 
             progress.advance(task)
     graded = [result for result in results if result.graded]
     stopped = [result for result in graded if result.stopped]
+    flagged = [result for result in graded if result.flagged]
     console.print(
         f"Graded {len(graded)} of {len(results)} submission(s) of {assignment}"
         + (f"; {len(stopped)} stopped early" if stopped else "")
+        + (f"; {len(flagged)} flagged" if flagged else "")
         + (f"; [red]{len(results) - len(graded)} could not be graded[/]" if len(graded) < len(results) else "")
         + ". Scores are in the gradebook; `course export` writes them to CSV."
     )

@@ -1,7 +1,7 @@
 """Build grader_tests/lms/: a zip shaped like an LMS bulk download, its id mapping and what collecting it must give.
 
 Every file is named `<student>_<lmsid>_<timestamp>_<original name>` as the LMS exports them. The notebooks
-answer a few functions each and never reach training, so grading them takes seconds and each student's
+answer a few functions each and never train (none answers both get_model and train_model), so grading them takes seconds and each student's
 score is distinct: a misattributed notebook shows up as a wrong score.
 
     python grader_tests/build_lms_export.py
@@ -34,14 +34,14 @@ def files() -> dict[str, bytes]:
     return {
         # plain uploads
         "alice_1001_20261120T101500_mnist_cnn.ipynb": (build_submissions.SUBMISSIONS / "passes_scale_and_model_with_input_shape_warning.ipynb").read_bytes(),
-        "bob_1002_20261120T111500_mnist_cnn.ipynb": notebook_answering("scale_mnist_data", "compile_model", "train_model", "evaluate_model"),
+        "bob_1002_20261120T111500_mnist_cnn.ipynb": notebook_answering("scale_mnist_data", "get_model", "compile_model", "evaluate_model"),
         # renamed by the student
         "carol_1003_20261120T120000_My homework (final).ipynb": scale_only,
         # nested in a sub-folder
         "late/dave_1004_20261121T080000_mnist_cnn.ipynb": notebook_answering("scale_mnist_data", "train_model"),
         # two uploads: the newer must win, the older must be kept aside
         "erin_1005_20261120T090000_mnist_cnn.ipynb": notebook_answering("compile_model"),
-        "erin_1005_20261120T190000_mnist_cnn.ipynb": notebook_answering("scale_mnist_data", "compile_model"),
+        "erin_1005_20261120T190000_mnist_cnn.ipynb": notebook_answering("scale_mnist_data", "train_model", "evaluate_model"),
         # problems
         "frank_1006_20261120T100000_mnist_cnn.pdf": b"%PDF-1.4 printed notebook",
         "grace_1007_20261120T100000_mnist_cnn.ipynb": tutorial,
@@ -59,7 +59,7 @@ MAPPING = {"1001": "s001", "1002": "s002", "1003": "s003", "1004": "s004", "1005
 EXPECTED = {
     "filed": {
         "s001": {"score": 10, "file": "alice_1001_20261120T101500_mnist_cnn.ipynb", "timestamp": "2026-11-20 10:15:00+00:00"},
-        "s002": {"score": 13, "file": "bob_1002_20261120T111500_mnist_cnn.ipynb", "timestamp": "2026-11-20 11:15:00+00:00"},
+        "s002": {"score": 16, "file": "bob_1002_20261120T111500_mnist_cnn.ipynb", "timestamp": "2026-11-20 11:15:00+00:00"},
         "s003": {"score": 4, "file": "carol_1003_20261120T120000_My homework (final).ipynb", "timestamp": "2026-11-20 12:00:00+00:00"},
         "s004": {"score": 7, "file": "late/dave_1004_20261121T080000_mnist_cnn.ipynb", "timestamp": "2026-11-21 08:00:00+00:00"},
         "s005": {"score": 8, "file": "erin_1005_20261120T190000_mnist_cnn.ipynb", "timestamp": "2026-11-20 19:00:00+00:00"},

@@ -23,6 +23,10 @@ SOURCE = ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 SUBMISSIONS = ROOT / "grader_tests" / "submissions"
 FUNCTIONS = ("scale_mnist_data", "get_model", "compile_model", "train_model", "evaluate_model")
 
+SCALE_RIGHT = '''def scale_mnist_data(train_images, test_images):
+    return train_images / 255.0, test_images / 255.0
+'''
+
 # Each fixture: the answers that differ from the reference, by function (None: left as released).
 # A fixture of None is the untouched release.
 FIXTURES: dict[str, dict[str, str | None] | None] = {
@@ -78,6 +82,95 @@ FIXTURES: dict[str, dict[str, str | None] | None] = {
     while True:
         pass''',
     },
+    # --- tampering: each tries to escape the sandbox from the first solution cell; scale_mnist_data is right ---
+    "tamper_reads_solutions": {
+        "scale_mnist_data": '''import json, pathlib
+# Run the instructor's solutions instead of writing any.
+for _cell in json.loads(pathlib.Path("../../../source/mnist_cnn/mnist_cnn.ipynb").read_text())["cells"]:
+    if "BEGIN SOLUTION" in "".join(_cell["source"]):
+        exec("".join(_cell["source"]))''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    "tamper_writes_gradebook_and_others": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+import sqlite3
+for _attempt in ("../../../gradebook.db", "../../../submitted/passes_all/mnist_cnn/mnist_cnn.ipynb", "../../passes_all/mnist_cnn/mnist_cnn.ipynb"):
+    try:
+        if _attempt.endswith(".db"):
+            _db = sqlite3.connect(_attempt)
+            _db.execute("UPDATE grade SET manual_score = 100")
+            _db.commit()
+        else:
+            open(_attempt, "w").write("{}")
+        print("TAMPERED", _attempt)
+    except Exception as _error:
+        print("blocked:", _attempt, type(_error).__name__)''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    "tamper_opens_socket": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+import os, socket
+for _host in ("127.0.0.1", "pypi.org"):
+    try:
+        with socket.create_connection((_host, int(os.environ.get("TAMPER_PORT", "443"))), timeout=5) as _s:
+            _s.sendall(b"answers please")
+        print("TAMPERED", _host)
+    except OSError as _error:
+        print("blocked:", _host, type(_error).__name__)''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    "tamper_hogs_memory": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+import numpy
+try:
+    _hog = numpy.ones(6 * 2**30 // 8)
+    print("TAMPERED: allocated 6 GiB")
+except MemoryError:
+    print("blocked: memory capped")''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    "tamper_forks_processes": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+import subprocess
+_children = []
+try:
+    for _ in range(2000):
+        _children.append(subprocess.Popen(["sleep", "60"]))
+except OSError as _error:
+    print("blocked after", len(_children), "processes:", type(_error).__name__)
+for _child in _children:
+    _child.kill()
+    _child.wait()''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    "tamper_floods_output": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+for _ in range(20_000):
+    print("x" * 1_000)''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    # Blanks every test cell from inside the kernel and fakes its evaluation; the model has 16 filters and
+    # trains for one epoch on 600 images. Only verification outside the kernel can see through it.
+    "tamper_blanks_tests_and_fakes_evaluate": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+def _blank_tests(lines):
+    return ["pass\\n"] if any("checks." in line for line in lines) else lines
+
+get_ipython().input_transformers_post.append(_blank_tests)''',
+        "get_model": '''def get_model(input_shape):
+    return Sequential([
+        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=input_shape),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64, activation="relu"),
+        Dense(64, activation="relu"),
+        Dense(10, activation="softmax"),
+    ])''',
+        "train_model": '''def train_model(model, scaled_train_images, train_labels):
+    return model.fit(scaled_train_images[:600], train_labels[:600], epochs=1, verbose=0)''',
+        "evaluate_model": '''def evaluate_model(model, scaled_test_images, test_labels):
+    return 0.01, 0.99''',
+    },
+    "tamper_fills_disk": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+with open("filler.bin", "wb") as _filler:
+    for _ in range(4096):
+        _filler.write(b"0" * 2**20)''',
+    } | dict.fromkeys(FUNCTIONS[1:]),
 }
 
 

@@ -1,24 +1,36 @@
 """nbgrader preprocessors that close the gaps between nbgrader 0.9.6 and this course.
 
 Each class is one step, configured into the pipeline by nbgrader_config.py:
-- autograde: ``ResilientExecute`` replaces nbgrader's ``Execute``; ``StderrDoesNotScore`` runs before ``SaveAutoGrades``;
+- autograde: ``ExportArtifacts`` runs before nbgrader's execution step, which ``ResilientExecute`` replaces;
+  ``TrustedVerification`` and ``StderrDoesNotScore`` run before ``SaveAutoGrades``;
 - feedback: nbgrader's ``ClearHiddenTests`` and ``FailedTestsAsMessages`` run before the HTML export.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 from nbclient.util import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer
+from nbformat.v4 import new_code_cell
+from traitlets import Bool, Dict, Integer
 
-from .sandbox import SandboxedKernelManager, bwrap_available
+from .artifacts import ARTIFACTS_DIR
+from .sandbox import Sandbox, SandboxedKernelManager, bwrap_available, bwrap_command
 
 GRADING_STOPPED = "GradingStopped"
+VERIFICATION_FAILED = "VerificationFailed"
+VERIFICATION_FILE = "verification.json"
+EXPORT_MARK = "course_artifact_export"
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -123,3 +135,70 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class ExportArtifacts(NbGraderPreprocessor):
+    """Insert, after the notebook's compile and evaluation cells, a cell saving the model and returned values.
+
+    Runs before execution. What the kernel saves is measured outside it by ``TrustedVerification``.
+    """
+
+    anchors = Dict({"run_compile": "compiled", "run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        artifacts = Path(resources["metadata"]["path"]) / ARTIFACTS_DIR
+        shutil.rmtree(artifacts, ignore_errors=True)  # only what this run saves may be verified
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            stage = self.anchors.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+            if stage:
+                export = new_code_cell(f'__import__("course.grading.artifacts", fromlist=["save"]).save("{stage}", globals())')
+                export.metadata[EXPORT_MARK] = stage
+                cells.append(export)
+        nb.cells = cells
+        return nb, resources
+
+
+class TrustedVerification(NbGraderPreprocessor):
+    """Score the verifiable test cells from outside the kernel; where the kernel's result differs, this one stands.
+
+    Runs after execution: removes the export cells, runs ``course.grading.verify`` on the saved artifacts in a
+    process of its own (sandboxed like the kernel), rewrites the outputs of the cells whose verdict differs, and
+    records every verdict and disagreement in ``verification.json`` beside the autograded notebook.
+    """
+
+    sandboxed = Bool(True, help="Run the verifier in the bubblewrap sandbox too.").tag(config=True)
+    timeout = Integer(600, help="Seconds the verifier may take.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
+        workdir = Path(resources["metadata"]["path"])
+        verdicts = self.run_verifier(workdir)
+        disagreements = []
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id not in verdicts or not utils.is_grade(cell):
+                continue
+            kernel_passed = not any(output.output_type == "error" for output in cell.outputs)
+            verdict = verdicts[grade_id]
+            if verdict["passed"] == kernel_passed:
+                continue
+            disagreements.append({"cell": grade_id, "kernel": kernel_passed, "trusted": verdict["passed"], "message": verdict["message"]})
+            if verdict["passed"]:
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout", text="Checked outside your notebook: passed.\n")]
+            else:
+                cell.outputs = [error_output(VERIFICATION_FAILED, verdict["message"])]
+        (workdir / VERIFICATION_FILE).write_text(json.dumps({"verdicts": verdicts, "disagreements": disagreements}, indent=1))
+        return nb, resources
+
+    def run_verifier(self, workdir: Path) -> dict:
+        command = [sys.executable, "-m", "course.grading.verify", str(workdir / ARTIFACTS_DIR)]
+        with tempfile.TemporaryDirectory(prefix="course-verify-") as runtime_dir:
+            if self.sandboxed:
+                sandbox = Sandbox(parent=self)
+                command = bwrap_command(command, workdir, Path(runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, cwd=workdir)
+        if result.returncode != 0:
+            raise RuntimeError(f"The trusted verifier failed on {workdir}:\n{result.stderr[-2000:]}")
+        return json.loads(result.stdout)

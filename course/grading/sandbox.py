@@ -71,6 +71,8 @@ def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, cours
     if mnist and (_under(Path(mnist), course_root) or _under(Path(mnist), Path("/tmp"))):
         command += ["--ro-bind", str(Path(mnist).resolve()), str(Path(mnist).resolve())]
     command += ["--bind", str(workdir), str(workdir), "--bind", str(runtime_dir), str(runtime_dir)]
+    # then make the empty tmpfs over the course read-only too (the binds inside it stay as they are)
+    command += ["--remount-ro", str(course_root)]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
     command += ["--chdir", str(workdir), "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
     # ipykernel exits when its parent pid is not the one the grader gave it; in the new PID namespace it never
