@@ -340,49 +340,70 @@ class FitRecorder:
         raise CheckFailed(f"train_model used model.{name}; it only needs model.fit(...), returning its History.")
 
 
+def history_returned(history):
+    """train_model returns the History that fit returned."""
+    history_type(f"{type(history).__module__}.{type(history).__name__}")
+
+
+def history_type(qualified_name: str):
+    """The same check on the name of the returned type, for results checked outside the student's process."""
+    require(
+        qualified_name.startswith("keras.") and qualified_name.endswith(".History"),
+        f"train_model returned {qualified_name.rsplit('.', 1)[-1]}; return the History object that model.fit(...) returns.",
+    )
+
+
 def record_training(train_model, train_images, train_labels) -> FitRecorder:
     recorder = FitRecorder()
     with quietly():
         train_model(recorder, train_images, train_labels)
-    require(recorder.calls, "train_model never called model.fit on the model it was given; train that model, not a global one.")
     return recorder
 
 
-def history_returned(history):
-    """train_model returns the History that fit returned."""
-    import keras
+def summarize_fit_calls(recorder: FitRecorder, train_images, train_labels) -> list[dict]:
+    """What each fit call got, as plain data (so it can also be checked outside the process that made it)."""
+    sample = slice(0, VALUE_SAMPLE_SIZE)
+    summaries = []
+    for call in recorder.calls:
+        x, y = call["x"], call["y"]
+        summaries.append({
+            "images": len(x) if _shape(x) is not None else None,
+            "images_equal": x is train_images or (_shape(x) is not None and np.array_equal(np.asarray(x[sample]), np.asarray(train_images[sample]))),
+            "labels_equal": _shape(y) is not None and np.array_equal(np.asarray(y), np.asarray(train_labels)),
+            "epochs": int(call["epochs"]) - int(call["initial_epoch"] or 0),
+        })
+    return summaries
 
-    require(
-        isinstance(history, keras.callbacks.History),
-        f"train_model returned {type(history).__name__}; return the History object that model.fit(...) returns.",
-    )
+
+def fit_epochs(calls: list[dict]):
+    """Five epochs in all."""
+    require(calls, "train_model never called model.fit on the model it was given; train that model, not a global one.")
+    epochs = sum(call["epochs"] for call in calls)
+    require(epochs == EPOCHS, f"train_model trains for {epochs} epoch(s); the spec asks for epochs={EPOCHS}.")
+
+
+def fit_data(calls: list[dict], total_images: int):
+    """Every fit call gets all the training images and labels it was given."""
+    require(calls, "train_model never called model.fit on the model it was given; train that model, not a global one.")
+    for call in calls:
+        require(
+            call["images"] == total_images,
+            f"model.fit got {call['images'] if call['images'] is not None else 'no'} training images of the {total_images} given; "
+            "pass all of scaled_train_images.",
+        )
+        require(call["labels_equal"], "model.fit did not get the train_labels argument; pass train_labels unchanged.")
+        require(call["images_equal"], "model.fit got other images than scaled_train_images; pass the argument unchanged.")
 
 
 def trains_for_epochs(train_model, train_images, train_labels):
     """Five epochs."""
-    recorder = record_training(train_model, train_images, train_labels)
-    epochs = sum(call["epochs"] - call["initial_epoch"] for call in recorder.calls)
-    require(epochs == EPOCHS, f"train_model trains for {epochs} epoch(s); the spec asks for epochs={EPOCHS}.")
+    fit_epochs(summarize_fit_calls(record_training(train_model, train_images, train_labels), train_images, train_labels))
 
 
 def trains_on_all_data(train_model, train_images, train_labels):
     """fit gets every training image and label it was given."""
     recorder = record_training(train_model, train_images, train_labels)
-    for call in recorder.calls:
-        x, y = call["x"], call["y"]
-        require(
-            _shape(x) is not None and len(x) == len(train_images),
-            f"model.fit got {len(x) if _shape(x) is not None else 'no'} training images of the {len(train_images)} given; "
-            "pass all of scaled_train_images.",
-        )
-        require(
-            _shape(y) is not None and np.array_equal(np.asarray(y), np.asarray(train_labels)),
-            "model.fit did not get the train_labels argument; pass train_labels unchanged.",
-        )
-        require(
-            x is train_images or np.array_equal(np.asarray(x[:VALUE_SAMPLE_SIZE]), np.asarray(train_images[:VALUE_SAMPLE_SIZE])),
-            "model.fit got other images than scaled_train_images; pass the argument unchanged.",
-        )
+    fit_data(summarize_fit_calls(recorder, train_images, train_labels), len(train_images))
 
 
 # --- evaluate_model ---------------------------------------------------------------------------

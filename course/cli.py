@@ -16,7 +16,7 @@ from rich.console import Console
 
 from .coursedir import CourseError
 
-console = Console()
+console = Console(soft_wrap=True)  # long paths and messages stay whole, for copying
 
 
 def reports_course_errors(command):

@@ -83,10 +83,14 @@ def read_result(api, root: Path, assignment: str, student: str) -> StudentResult
 
 
 def disagreements(autograded_dir: Path) -> list[str]:
+    """Test cells that passed in the student's kernel but failed verification outside it: the mark of tampering.
+
+    (The other way round, a cell the kernel never reached but whose function verifies, is no cause for alarm.)
+    """
     path = autograded_dir / VERIFICATION_FILE
     if not path.is_file():
         return []
-    return [item["cell"] for item in json.loads(path.read_text()).get("disagreements", [])]
+    return [item["cell"] for item in json.loads(path.read_text()).get("disagreements", []) if item["kernel"] and not item["trusted"]]
 
 
 def stopped_reason(autograded_dir: Path) -> str | None:

@@ -62,7 +62,7 @@ EXPECTED = {
         "s002": {"score": 16, "file": "bob_1002_20261120T111500_mnist_cnn.ipynb", "timestamp": "2026-11-20 11:15:00+00:00"},
         "s003": {"score": 4, "file": "carol_1003_20261120T120000_My homework (final).ipynb", "timestamp": "2026-11-20 12:00:00+00:00"},
         "s004": {"score": 7, "file": "late/dave_1004_20261121T080000_mnist_cnn.ipynb", "timestamp": "2026-11-21 08:00:00+00:00"},
-        "s005": {"score": 8, "file": "erin_1005_20261120T190000_mnist_cnn.ipynb", "timestamp": "2026-11-20 19:00:00+00:00"},
+        "s005": {"score": 9, "file": "erin_1005_20261120T190000_mnist_cnn.ipynb", "timestamp": "2026-11-20 19:00:00+00:00"},
     },
     "superseded": {"erin_1005_20261120T090000_mnist_cnn.ipynb": "an older upload"},
     "unfiled": {

@@ -21,11 +21,12 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+import nbformat
 from nbformat.v4 import new_code_cell
 from traitlets import Bool, Dict, Integer
 
 from .artifacts import ARTIFACTS_DIR
-from .sandbox import Sandbox, SandboxedKernelManager, bwrap_available, bwrap_command
+from .sandbox import Sandbox, SandboxedKernelManager, bwrap_available, bwrap_command, sandbox_limits
 
 GRADING_STOPPED = "GradingStopped"
 VERIFICATION_FAILED = "VerificationFailed"
@@ -138,12 +139,12 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
 
 
 class ExportArtifacts(NbGraderPreprocessor):
-    """Insert, after the notebook's compile and evaluation cells, a cell saving the model and returned values.
+    """Insert, after the notebook's evaluation cell, a cell saving the trained model and the returned values.
 
     Runs before execution. What the kernel saves is measured outside it by ``TrustedVerification``.
     """
 
-    anchors = Dict({"run_compile": "compiled", "run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
+    anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
 
     def preprocess(self, nb, resources):
         artifacts = Path(resources["metadata"]["path"]) / ARTIFACTS_DIR
@@ -161,11 +162,13 @@ class ExportArtifacts(NbGraderPreprocessor):
 
 
 class TrustedVerification(NbGraderPreprocessor):
-    """Score the verifiable test cells from outside the kernel; where the kernel's result differs, this one stands.
+    """Score every test cell from outside the kernel; where the kernel's result differs, this one stands.
 
-    Runs after execution: removes the export cells, runs ``course.grading.verify`` on the saved artifacts in a
-    process of its own (sandboxed like the kernel), rewrites the outputs of the cells whose verdict differs, and
-    records every verdict and disagreement in ``verification.json`` beside the autograded notebook.
+    Runs after execution. It removes the export cells; runs ``course.grading.harness``, which calls the student's
+    functions on the grader's inputs in a fresh sandboxed process and saves what they return; then runs
+    ``course.grading.verify``, which checks those outputs and the trained model in a process that runs no student
+    code. Cells whose verdict differs from the kernel's get the verifier's output, and every verdict and
+    disagreement is kept in ``verification.json`` beside the autograded notebook.
     """
 
     sandboxed = Bool(True, help="Run the verifier in the bubblewrap sandbox too.").tag(config=True)
@@ -174,7 +177,16 @@ class TrustedVerification(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         workdir = Path(resources["metadata"]["path"])
-        verdicts = self.run_verifier(workdir)
+        harness_dir = workdir / ARTIFACTS_DIR / "harness"
+        shutil.rmtree(harness_dir, ignore_errors=True)
+        harness_dir.mkdir(parents=True)
+        answers = nbformat.v4.new_notebook(cells=[
+            cell for cell in nb.cells
+            if cell.cell_type == "code" and (utils.is_solution(cell) or cell.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+        ])
+        nbformat.write(answers, harness_dir / "answers.ipynb")
+        self.run_sandboxed(["course.grading.harness", str(harness_dir / "answers.ipynb"), str(harness_dir)], workdir, check=False)
+        verdicts = json.loads(self.run_sandboxed(["course.grading.verify", str(workdir)], workdir, check=True))
         disagreements = []
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -192,13 +204,22 @@ class TrustedVerification(NbGraderPreprocessor):
         (workdir / VERIFICATION_FILE).write_text(json.dumps({"verdicts": verdicts, "disagreements": disagreements}, indent=1))
         return nb, resources
 
-    def run_verifier(self, workdir: Path) -> dict:
-        command = [sys.executable, "-m", "course.grading.verify", str(workdir / ARTIFACTS_DIR)]
+    def run_sandboxed(self, module_and_args: list[str], workdir: Path, check: bool) -> str:
+        """Run ``python -m module args`` in the sandbox. The harness may die with the student's code (check=False)."""
+        command = [sys.executable, "-m", *module_and_args]
         with tempfile.TemporaryDirectory(prefix="course-verify-") as runtime_dir:
             if self.sandboxed:
                 sandbox = Sandbox(parent=self)
                 command = bwrap_command(command, workdir, Path(runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
-            result = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, cwd=workdir)
-        if result.returncode != 0:
-            raise RuntimeError(f"The trusted verifier failed on {workdir}:\n{result.stderr[-2000:]}")
-        return json.loads(result.stdout)
+                limits = sandbox_limits(sandbox)
+            else:
+                limits = None
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, cwd=workdir, preexec_fn=limits)
+            except subprocess.TimeoutExpired:
+                if check:
+                    raise
+                return ""
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{module_and_args[0]} failed on {workdir}:\n{result.stderr[-2000:]}")
+        return result.stdout

@@ -63,13 +63,15 @@ def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, cours
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     command += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     command += ["--tmpfs", str(course_root)]
-    package_dir = Path(__file__).resolve().parents[1]
-    for needed in (package_dir, Path(sys.prefix)):
-        if _under(needed, course_root):
-            command += ["--ro-bind", str(needed), str(needed)]
-    mnist = os.environ.get("MNIST_PATH")
-    if mnist and (_under(Path(mnist), course_root) or _under(Path(mnist), Path("/tmp"))):
-        command += ["--ro-bind", str(Path(mnist).resolve()), str(Path(mnist).resolve())]
+    # what the kernel needs from under the hidden folders comes back, read-only
+    hidden = (course_root, Path("/tmp"))
+    needed = [Path(__file__).resolve().parents[1], Path(sys.prefix), Path(sys.base_prefix)]
+    if os.environ.get("MNIST_PATH"):
+        needed.append(Path(os.environ["MNIST_PATH"]))
+    for path in needed:
+        path = path.resolve()
+        if path.exists() and any(_under(path, folder) for folder in hidden):
+            command += ["--ro-bind", str(path), str(path)]
     command += ["--bind", str(workdir), str(workdir), "--bind", str(runtime_dir), str(runtime_dir)]
     # then make the empty tmpfs over the course read-only too (the binds inside it stay as they are)
     command += ["--remount-ro", str(course_root)]
@@ -97,6 +99,18 @@ def remove_pids_cgroup(name: str) -> None:
         (PIDS_CGROUP_ROOT / name).rmdir()
     except OSError:
         pass
+
+
+def sandbox_limits(sandbox: Sandbox):
+    """A preexec_fn applying the sandbox's memory, CPU and file caps to a child process."""
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_DATA, (sandbox.memory_bytes, sandbox.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (sandbox.cpu_seconds, sandbox.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (sandbox.file_bytes, sandbox.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
 
 
 def launch(args: argparse.Namespace, kernel_cmd: list[str]) -> None:

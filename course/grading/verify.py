@@ -1,10 +1,11 @@
 """The trusted verifier: measure what a student's notebook produced, outside the student's kernel.
 
-    python -m course.grading.verify ARTIFACTS_DIR   ->   JSON {test cell: {"passed": bool, "message": str}} on stdout
+    python -m course.grading.verify WORKDIR   ->   JSON {test cell: {"passed": bool, "message": str}} on stdout
 
-It loads the saved models with Keras' safe mode, runs the same property checks the hidden tests use, evaluates
-the trained model itself on the real MNIST test set (scaled as the spec says), and compares the values the
-notebook returned with its own evaluation. It runs in a process of its own, so student code never shares it.
+Every test cell is scored here, from data: what the student's functions returned when course.grading.harness
+called them (arrays, models saved in Keras format and loaded in safe mode, recorded fit calls, numbers), and the
+trained model the notebook left, evaluated here on the real MNIST test set scaled as the spec says. The checks
+are the ones the hidden tests use. This process runs no student code.
 """
 
 from __future__ import annotations
@@ -12,37 +13,31 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import os
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
+from course.grading.artifacts import ARTIFACTS_DIR
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# test cell -> (stage whose model it needs, check name)
-VERIFIED_CELLS = {
-    "test_model_output": ("compiled", "model_built"),
-    "test_model_layers": ("compiled", "model_layers"),
-    "test_model_conv": ("compiled", "conv_layer_config"),
-    "test_model_pool": ("compiled", "pool_layer_config"),
-    "test_model_dense": ("compiled", "dense_layers_config"),
-    "test_compile_done": ("compiled", "model_compiled"),
-    "test_compile_optimizer": ("compiled", "optimizer_is_default_adam"),
-    "test_compile_loss": ("compiled", "loss_is_sparse_cce"),
-    "test_compile_metrics": ("compiled", "metrics_is_accuracy"),
-    "test_evaluate_accuracy": ("trained", "accuracy"),
-    "test_evaluate_matches": ("trained", "returned_values"),
+HARNESS_DIR = "harness"
+FUNCTION_CELLS = {
+    "scale_mnist_data": ("test_scale_pair", "test_scale_range", "test_scale_dtype", "test_scale_order"),
+    "get_model": ("test_model_output", "test_model_layers", "test_model_input_shape", "test_model_conv", "test_model_pool", "test_model_dense"),
+    "compile_model": ("test_compile_done", "test_compile_optimizer", "test_compile_loss", "test_compile_metrics"),
+    "train_model": ("test_train_history", "test_train_epochs", "test_train_all_data"),
+    "evaluate_model": ("test_evaluate_pair", "test_evaluate_matches"),
 }
-STAGE_CELLS = {"compiled": "compile_model(model)", "trained": "evaluate_model(model, ...)"}
-ACCURACY_TOLERANCE = 0.005
-LOSS_RELATIVE_TOLERANCE = 0.02
+TRAINED_MODEL_CELLS = ("test_evaluate_accuracy",)
 
 
-def _load(folder: Path):
+def _load(path: Path):
     import keras
 
-    path = folder / "model.keras"
     if not path.is_file():
         return None
     try:
@@ -59,69 +54,103 @@ def _test_data():
     return (x_test.astype("float32") / 255.0)[..., None], y_test
 
 
-def verify(artifacts: Path) -> dict[str, dict]:
+def _stand_in(kind: str):
+    """An object of a class named like what the student returned, so the checks word their message the same."""
+    return type(kind or "None", (), {})()
+
+
+def _function_checks(name: str, result: dict, outdir: Path, checks):
+    """For each test cell of ``name``: a zero-argument callable that raises CheckFailed when the property fails."""
+    from course.grading.harness import harness_inputs
+
+    if name == "scale_mnist_data":
+        raw, _, _ = harness_inputs()
+        if result.get("saved"):
+            with np.load(outdir / result["saved"]) as arrays:
+                value = (arrays["first"], arrays["second"])
+        else:
+            value = _stand_in(result.get("kind"))
+        return [lambda check=check: check(value, *raw) for check in (checks.scaled_pair, checks.scaled_range, checks.scaled_dtype, checks.scaled_order)]
+    if name == "get_model":
+        model = _load(outdir / result["saved"]) if result.get("saved") else _stand_in(result.get("kind"))
+        other = [checks.model_built, checks.model_layers, None, checks.conv_layer_config, checks.pool_layer_config, checks.dense_layers_config]
+        return [
+            (lambda: checks.model_input_from_argument(lambda shape: model)) if check is None else (lambda check=check: check(model))
+            for check in other
+        ]
+    if name == "compile_model":
+        probe = _load(outdir / result["saved"]) if result.get("saved") else _stand_in(result.get("kind"))
+        return [lambda check=check: check(probe) for check in (checks.model_compiled, checks.optimizer_is_default_adam, checks.loss_is_sparse_cce, checks.metrics_is_accuracy)]
+    if name == "train_model":
+        from course.grading.harness import TRAIN_SLICE
+
+        return [
+            lambda: checks.history_type(result["returned"]),
+            lambda: checks.fit_epochs(result["calls"]),
+            lambda: checks.fit_data(result["calls"], TRAIN_SLICE),
+        ]
+    if name == "evaluate_model":
+        _, scaled, labels = harness_inputs()
+        numbers = result.get("numbers")
+        value = tuple(numbers) if numbers is not None and result.get("kind") in ("tuple", "list") else _stand_in(result.get("kind"))
+        if isinstance(value, tuple) and len(value) != result.get("length", len(value)):
+            value = _stand_in(result.get("kind"))
+        return [
+            lambda: checks.evaluation_pair(value),
+            lambda: checks.evaluation_matches(lambda *args: value, checks.probe_model(), scaled[1], labels[1]),
+        ]
+    raise ValueError(name)
+
+
+def _verdict(check, checks) -> dict:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check()
+    except checks.CheckFailed as failure:
+        return {"passed": False, "message": f"Checked outside your notebook: {failure}"}
+    except Exception as error:
+        return {"passed": False, "message": f"Checked outside your notebook: the check failed ({type(error).__name__}: {error})"}
+    return {"passed": True, "message": ""}
+
+
+def verify(workdir: Path) -> dict[str, dict]:
+    """Verdicts from the harness outputs (workdir/.artifacts/harness) and the notebook's trained model."""
     from course import checks
     from course.grading.thresholds import MIN_TEST_ACCURACY
 
-    results = {}
-    models, values, missing = {}, {}, {}
-    for stage in ("compiled", "trained"):
-        folder = artifacts / stage
-        stage_values = json.loads((folder / "values.json").read_text()) if (folder / "values.json").is_file() else {}
-        values[stage] = stage_values
-        try:
-            models[stage] = _load(folder)
-        except Exception as error:
-            models[stage] = None
-            stage_values.setdefault("problems", []).append(f"the saved model does not load safely ({type(error).__name__})")
-        if models[stage] is None:
-            reasons = stage_values.get("problems") or ["the cells before it did not run"]
-            missing[stage] = (
-                f"Checked outside your notebook: no model was left after `{STAGE_CELLS[stage]}` ran "
-                f"({'; '.join(reasons)}), so this test cannot pass. Fix the first error in the notebook."
-            )
-    test_data = None
-    for cell, (stage, check) in VERIFIED_CELLS.items():
-        model = models[stage]
-        if model is None:
-            results[cell] = {"passed": False, "message": missing[stage]}
+    artifacts = workdir / ARTIFACTS_DIR
+    harness_dir = artifacts / HARNESS_DIR
+    results_file = harness_dir / "results.json"
+    harness_results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    verdicts = {}
+    for name, cells in FUNCTION_CELLS.items():
+        result = harness_results.get(name)
+        if result is None or "error" in result:
+            reason = result["error"] if result else "the process running it stopped before it (see the notebook)"
+            for cell in cells:
+                verdicts[cell] = {"passed": False, "message": f"Checked outside your notebook: calling {name} failed: {reason}"}
             continue
-        try:
-            if check == "accuracy":
-                test_data = test_data or _test_data()
-                checks.accuracy_at_least(model, *test_data, MIN_TEST_ACCURACY)
-            elif check == "returned_values":
-                test_data = test_data or _test_data()
-                _check_returned_values(model, values[stage], *test_data)
-            else:
-                getattr(checks, check)(model)
-        except checks.CheckFailed as failure:
-            results[cell] = {"passed": False, "message": f"Checked outside your notebook: {failure}"}
-        except Exception as error:
-            results[cell] = {"passed": False, "message": f"Checked outside your notebook: the check failed ({type(error).__name__}: {error})"}
-        else:
-            results[cell] = {"passed": True, "message": ""}
-    return results
+        for cell, check in zip(cells, _function_checks(name, result, harness_dir, checks)):
+            verdicts[cell] = _verdict(check, checks)
 
-
-def _check_returned_values(model, values: dict, images, labels) -> None:
-    from course.checks import CheckFailed
-
-    loss, accuracy = values.get("test_loss"), values.get("test_accuracy")
-    if loss is None or accuracy is None:
-        raise CheckFailed("the notebook has no numeric test_loss and test_accuracy from evaluate_model(model, ...).")
-    if not getattr(model, "compiled", False):
-        raise CheckFailed("the model is not compiled, so its loss cannot be evaluated.")
-    with contextlib.redirect_stdout(io.StringIO()):
-        expected_loss, expected_accuracy = model.evaluate(images, labels, batch_size=1024, verbose=0)[:2]
-    if not (
-        abs(accuracy - expected_accuracy) <= ACCURACY_TOLERANCE
-        and math.isclose(loss, expected_loss, rel_tol=LOSS_RELATIVE_TOLERANCE, abs_tol=ACCURACY_TOLERANCE)
-    ):
-        raise CheckFailed(
-            f"the notebook reported loss {loss:.4f} and accuracy {accuracy:.4f}, but the trained model scores loss "
-            f"{expected_loss:.4f} and accuracy {expected_accuracy:.4f} on the test set; return model.evaluate's values."
-        )
+    trained_dir = artifacts / "trained"
+    trained_values = json.loads((trained_dir / "values.json").read_text()) if (trained_dir / "values.json").is_file() else {}
+    try:
+        model = _load(trained_dir / "model.keras")
+    except Exception as error:
+        model = None
+        trained_values.setdefault("problems", []).append(f"the saved model does not load safely ({type(error).__name__})")
+    for cell in TRAINED_MODEL_CELLS:
+        if model is None:
+            reasons = trained_values.get("problems") or ["the cells before it did not run"]
+            verdicts[cell] = {
+                "passed": False,
+                "message": "Checked outside your notebook: no trained model was left after the evaluation cell "
+                f"({'; '.join(reasons)}). Fix the first error in the notebook.",
+            }
+            continue
+        verdicts[cell] = _verdict(lambda: checks.accuracy_at_least(model, *_test_data(), MIN_TEST_ACCURACY), checks)
+    return verdicts
 
 
 def main(argv: list[str] | None = None) -> None:

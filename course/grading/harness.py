@@ -1,0 +1,149 @@
+"""Runs the student's five functions on the grader's inputs, in a sandboxed process of its own, and saves what
+they return. Nothing here is trusted: course.grading.verify checks the saved outputs, and no grader check runs
+in this process, so student code that monkeypatches or hooks anything here can only spoil its own outputs.
+
+    python -m course.grading.harness NOTEBOOK OUTDIR
+
+The inputs are small slices of MNIST (checks of a function's behaviour do not need the whole data set) and the
+seeded probe model of course.checks, which the verifier rebuilds identically to evaluate it itself.
+Functions run in the order scale, model, compile, evaluate, train; each call's result is saved before the next
+call, so a call that kills the process costs only the outputs after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from course.grading.reference import solution_code
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+TRAIN_SLICE, TEST_SLICE = 2000, 1000
+CALL_TIMEOUT_S = 30  # every call is on small inputs and trains nothing: a second or two when right
+SETUP_CELL = "imports"
+OTHER_INPUT_SHAPE = (32, 32, 1)
+
+
+class CallTimeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise CallTimeout(f"did not return within {CALL_TIMEOUT_S} s")
+
+
+def harness_inputs():
+    """The same slices, scaled as the spec says, for the harness and the verifier."""
+    from course.data import load_mnist
+
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    raw = (x_train[:TRAIN_SLICE], x_test[:TEST_SLICE])
+    scaled = ((raw[0] / 255.0).astype("float32")[..., None], (raw[1] / 255.0).astype("float32")[..., None])
+    return raw, scaled, (y_train[:TRAIN_SLICE], y_test[:TEST_SLICE])
+
+
+def student_namespace(notebook_path: Path) -> dict:
+    namespace: dict = {"__name__": "__main__"}
+    for cell in nbformat.read(notebook_path, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == SETUP_CELL):
+            try:
+                exec(compile(solution_code(cell.source), meta.get("grade_id", "cell"), "exec"), namespace)
+            except BaseException:  # a broken cell leaves its function undefined; later ones may still work
+                traceback.print_exc()
+    return namespace
+
+
+def run(notebook_path: Path, outdir: Path) -> None:
+    from course import checks
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+
+    def save():
+        (outdir / "results.json").write_text(json.dumps(results))
+
+    raw, scaled, labels = harness_inputs()
+    namespace = student_namespace(notebook_path)
+    calls = {
+        "scale_mnist_data": lambda f: f(*raw),
+        "get_model": lambda f: f(OTHER_INPUT_SHAPE),
+        "compile_model": lambda f: _compile(f, checks),
+        "evaluate_model": lambda f: f(checks.probe_model(), scaled[1], labels[1]),
+        "train_model": lambda f: _train(f, checks, scaled[0], labels[0]),
+    }
+    signal.signal(signal.SIGALRM, _alarm)
+    for name, call in calls.items():
+        function = namespace.get(name)
+        if not callable(function):
+            results[name] = {"error": f"{name} is not defined (its cell raised an error or was removed)"}
+            save()
+            continue
+        try:
+            signal.alarm(CALL_TIMEOUT_S)
+            value = call(function)
+            signal.alarm(0)
+            results[name] = _store(name, value, outdir)
+        except BaseException as error:  # anything the student's code raises is a result, not a harness failure
+            signal.alarm(0)
+            results[name] = {"error": f"{type(error).__name__}: {error}"}
+        save()
+
+
+def _compile(compile_model, checks):
+    probe = checks.uncompiled_probe_model()
+    compile_model(probe)
+    return probe
+
+
+def _train(train_model, checks, images, labels):
+    recorder = checks.FitRecorder()
+    returned = train_model(recorder, images, labels)
+    calls = checks.summarize_fit_calls(recorder, images, labels)
+    return {"calls": [{key: (bool(v) if isinstance(v, np.bool_) else v) for key, v in call.items()} for call in calls],
+            "returned": f"{type(returned).__module__}.{type(returned).__name__}"}
+
+
+def _store(name: str, value, outdir: Path) -> dict:
+    import keras
+
+    if name == "scale_mnist_data":
+        if isinstance(value, (tuple, list)) and len(value) == 2 and all(hasattr(v, "shape") for v in value):
+            np.savez(outdir / "scaled.npz", first=np.asarray(value[0]), second=np.asarray(value[1]))
+            return {"kind": type(value).__name__, "saved": "scaled.npz"}
+        return {"kind": type(value).__name__, "length": len(value) if hasattr(value, "__len__") else None}
+    if name in ("get_model", "compile_model"):
+        if isinstance(value, keras.Model):
+            value.save(outdir / f"{name}.keras")
+            return {"saved": f"{name}.keras"}
+        return {"kind": type(value).__name__}
+    if name == "evaluate_model":
+        kind = type(value).__name__
+        try:
+            numbers = [float(item) for item in value] if isinstance(value, (tuple, list)) else None
+        except (TypeError, ValueError):
+            numbers = None
+        return {"kind": kind, "length": len(value) if hasattr(value, "__len__") else None, "numbers": numbers}
+    return value  # train_model: the recorded calls
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        run(Path(argv[0]), Path(argv[1]))
+
+
+if __name__ == "__main__":
+    main()
