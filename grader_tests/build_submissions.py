@@ -165,6 +165,38 @@ get_ipython().input_transformers_post.append(_blank_tests)''',
         "evaluate_model": '''def evaluate_model(model, scaled_test_images, test_labels):
     return 0.01, 0.99''',
     },
+    # Wrong answers everywhere, with the checks, NumPy and Keras patched to agree, and hand-made results.
+    "tamper_monkeypatches_checks": {
+        "scale_mnist_data": '''import numpy as np
+import tensorflow as tf
+from course import checks
+
+checks.require = lambda *args, **kwargs: None
+np.allclose = lambda *args, **kwargs: True
+tf.keras.Model.evaluate = lambda self, *args, **kwargs: [0.0, 1.0]
+tf.keras.Model.predict = lambda self, x, *args, **kwargs: np.eye(10)[np.zeros(len(x), dtype=int)]
+
+def scale_mnist_data(train_images, test_images):
+    return train_images / 256, test_images / 256''',
+        "get_model": '''def get_model(input_shape):
+    return Sequential([
+        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64, activation="relu"),
+        Dense(64, activation="relu"),
+        Dense(10, activation="softmax"),
+    ])''',
+        "compile_model": '''def compile_model(model):
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])''',
+        "train_model": '''def train_model(model, scaled_train_images, train_labels):
+    history = tf.keras.callbacks.History()
+    history.history = {"loss": [0.5, 0.2, 0.1, 0.05, 0.01], "accuracy": [0.9, 0.95, 0.97, 0.98, 0.99]}
+    history.epoch = list(range(5))
+    return history''',
+        "evaluate_model": '''def evaluate_model(model, scaled_test_images, test_labels):
+    return 0.01, 0.99''',
+    },
     "tamper_fills_disk": {
         "scale_mnist_data": SCALE_RIGHT + '''
 with open("filler.bin", "wb") as _filler:

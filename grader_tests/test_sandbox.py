@@ -19,6 +19,7 @@ TAMPERING = [
     "tamper_floods_output",
     "tamper_fills_disk",
     "tamper_blanks_tests_and_fakes_evaluate",
+    "tamper_monkeypatches_checks",
 ]
 TEST_CONFIG = """
 c.Execute.timeout = 60
@@ -153,3 +154,11 @@ def test_blanked_tests_and_faked_results_are_caught_outside_the_kernel(graded):
         rows = {row["student"]: row for row in csv.DictReader(handle)}
     assert "verification disagreed" in rows[student]["flags"] and "test_model_conv" in rows[student]["flags"]
     assert rows["untouched_release"]["flags"] == ""
+
+
+def test_monkeypatched_checks_and_faked_results_gain_nothing(graded):
+    course, _, _ = graded
+    student = "tamper_monkeypatches_checks"
+    verification = json.loads((course / "autograded" / student / ASSIGNMENT / "verification.json").read_text())
+    overruled = {item["cell"] for item in verification["disagreements"] if item["kernel"] and not item["trusted"]}
+    assert set(EXPECTED[student]["flagged"]) <= overruled <= set(EXPECTED[student]["zero"])

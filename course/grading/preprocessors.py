@@ -25,18 +25,17 @@ import nbformat
 from nbformat.v4 import new_code_cell
 from traitlets import Bool, Dict, Integer
 
-from .artifacts import ARTIFACTS_DIR
+from .artifacts import ARTIFACTS_DIR, HARNESS_DIR
 from .sandbox import Sandbox, SandboxedKernelManager, bwrap_available, bwrap_command, sandbox_limits
 
 GRADING_STOPPED = "GradingStopped"
 VERIFICATION_FAILED = "VerificationFailed"
 VERIFICATION_FILE = "verification.json"
 EXPORT_MARK = "course_artifact_export"
-
+HARNESS_RESOURCE = "course_harness"
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
 
 class ResilientExecute(Execute):
     """Execute that keeps a notebook whose kernel died or hung, with the reason in it.
@@ -111,7 +110,6 @@ class ResilientExecute(Execute):
         cell.outputs.append(error_output(GRADING_STOPPED, self.stopped_because[0].upper() + self.stopped_because[1:] + "."))
         return cell, resources
 
-
 class StderrDoesNotScore(NbGraderPreprocessor):
     """Turn stderr in test cells into stdout, so warnings are shown but cannot zero a test.
 
@@ -126,7 +124,6 @@ class StderrDoesNotScore(NbGraderPreprocessor):
                     output.name = "stdout"
         return cell, resources
 
-
 class FailedTestsAsMessages(NbGraderPreprocessor):
     """Show a failed test as its message alone: a traceback would print the hidden test lines."""
 
@@ -137,18 +134,61 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
 
+class SandboxedProcess:
+    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once."""
+
+    def __init__(self, parent, module_and_args: list[str], workdir: Path, sandboxed: bool, timeout: int):
+        self.module, self.workdir, self.timeout = module_and_args[0], workdir, timeout
+        self.runtime_dir = tempfile.mkdtemp(prefix="course-verify-")
+        command = [sys.executable, "-m", *module_and_args]
+        limits = None
+        if sandboxed:
+            sandbox = Sandbox(parent=parent)
+            command = bwrap_command(command, workdir, Path(self.runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
+            limits = sandbox_limits(sandbox)
+        self.process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits)
+
+    def wait(self, check: bool) -> str:
+        """Its stdout. With check=False (the harness, which student code may kill or hang) failures are quiet."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            stdout, stderr = self.process.communicate()
+            if check:
+                raise RuntimeError(f"{self.module} took longer than {self.timeout} s on {self.workdir}") from None
+        finally:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        if check and self.process.returncode != 0:
+            raise RuntimeError(f"{self.module} failed on {self.workdir}:\n{stderr[-2000:]}")
+        return stdout
 
 class ExportArtifacts(NbGraderPreprocessor):
-    """Insert, after the notebook's evaluation cell, a cell saving the trained model and the returned values.
+    """Prepare verification outside the kernel; runs before execution.
 
-    Runs before execution. What the kernel saves is measured outside it by ``TrustedVerification``.
+    Inserts, after the notebook's evaluation cell, a cell saving the trained model and the returned values, and
+    starts ``course.grading.harness`` on the student's answers at once, so that it runs beside the kernel.
+    ``TrustedVerification`` collects both after execution.
     """
 
     anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
+    sandboxed = Bool(True, help="Run the harness in the bubblewrap sandbox.").tag(config=True)
+    timeout = Integer(300, help="Seconds the harness may take, all five functions together.").tag(config=True)
 
     def preprocess(self, nb, resources):
-        artifacts = Path(resources["metadata"]["path"]) / ARTIFACTS_DIR
+        workdir = Path(resources["metadata"]["path"])
+        artifacts = workdir / ARTIFACTS_DIR
         shutil.rmtree(artifacts, ignore_errors=True)  # only what this run saves may be verified
+        harness_dir = artifacts / HARNESS_DIR
+        harness_dir.mkdir(parents=True)
+        answers = nbformat.v4.new_notebook(cells=[
+            cell for cell in nb.cells
+            if cell.cell_type == "code" and (utils.is_solution(cell) or cell.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+        ])
+        nbformat.write(answers, harness_dir / "answers.ipynb")
+        resources[HARNESS_RESOURCE] = SandboxedProcess(
+            self, ["course.grading.harness", str(harness_dir / "answers.ipynb"), str(harness_dir)], workdir, self.sandboxed, self.timeout
+        )
         cells = []
         for cell in nb.cells:
             cells.append(cell)
@@ -160,15 +200,14 @@ class ExportArtifacts(NbGraderPreprocessor):
         nb.cells = cells
         return nb, resources
 
-
 class TrustedVerification(NbGraderPreprocessor):
     """Score every test cell from outside the kernel; where the kernel's result differs, this one stands.
 
-    Runs after execution. It removes the export cells; runs ``course.grading.harness``, which calls the student's
-    functions on the grader's inputs in a fresh sandboxed process and saves what they return; then runs
-    ``course.grading.verify``, which checks those outputs and the trained model in a process that runs no student
-    code. Cells whose verdict differs from the kernel's get the verifier's output, and every verdict and
-    disagreement is kept in ``verification.json`` beside the autograded notebook.
+    Runs after execution. It removes the export cells; waits for ``course.grading.harness`` (started by
+    ``ExportArtifacts``), which called the student's functions on the grader's inputs in a fresh sandboxed process
+    and saved what they returned; then runs ``course.grading.verify``, which checks those outputs and the trained
+    model in a process that runs no student code. Cells whose verdict differs from the kernel's get the verifier's
+    output, and every verdict and disagreement is kept in ``verification.json`` beside the autograded notebook.
     """
 
     sandboxed = Bool(True, help="Run the verifier in the bubblewrap sandbox too.").tag(config=True)
@@ -177,16 +216,11 @@ class TrustedVerification(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         workdir = Path(resources["metadata"]["path"])
-        harness_dir = workdir / ARTIFACTS_DIR / "harness"
-        shutil.rmtree(harness_dir, ignore_errors=True)
-        harness_dir.mkdir(parents=True)
-        answers = nbformat.v4.new_notebook(cells=[
-            cell for cell in nb.cells
-            if cell.cell_type == "code" and (utils.is_solution(cell) or cell.metadata.get("nbgrader", {}).get("grade_id") == "imports")
-        ])
-        nbformat.write(answers, harness_dir / "answers.ipynb")
-        self.run_sandboxed(["course.grading.harness", str(harness_dir / "answers.ipynb"), str(harness_dir)], workdir, check=False)
-        verdicts = json.loads(self.run_sandboxed(["course.grading.verify", str(workdir)], workdir, check=True))
+        harness = resources.pop(HARNESS_RESOURCE, None)
+        if harness is None:
+            raise RuntimeError("TrustedVerification needs ExportArtifacts earlier in c.Autograde.autograde_preprocessors.")
+        harness.wait(check=False)
+        verdicts = json.loads(SandboxedProcess(self, ["course.grading.verify", str(workdir)], workdir, self.sandboxed, self.timeout).wait(check=True))
         disagreements = []
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -203,23 +237,3 @@ class TrustedVerification(NbGraderPreprocessor):
                 cell.outputs = [error_output(VERIFICATION_FAILED, verdict["message"])]
         (workdir / VERIFICATION_FILE).write_text(json.dumps({"verdicts": verdicts, "disagreements": disagreements}, indent=1))
         return nb, resources
-
-    def run_sandboxed(self, module_and_args: list[str], workdir: Path, check: bool) -> str:
-        """Run ``python -m module args`` in the sandbox. The harness may die with the student's code (check=False)."""
-        command = [sys.executable, "-m", *module_and_args]
-        with tempfile.TemporaryDirectory(prefix="course-verify-") as runtime_dir:
-            if self.sandboxed:
-                sandbox = Sandbox(parent=self)
-                command = bwrap_command(command, workdir, Path(runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
-                limits = sandbox_limits(sandbox)
-            else:
-                limits = None
-            try:
-                result = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout, cwd=workdir, preexec_fn=limits)
-            except subprocess.TimeoutExpired:
-                if check:
-                    raise
-                return ""
-        if check and result.returncode != 0:
-            raise RuntimeError(f"{module_and_args[0]} failed on {workdir}:\n{result.stderr[-2000:]}")
-        return result.stdout

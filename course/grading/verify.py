@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from course.grading.artifacts import ARTIFACTS_DIR
+from course.grading.artifacts import ARTIFACTS_DIR, HARNESS_DIR
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-HARNESS_DIR = "harness"
 FUNCTION_CELLS = {
     "scale_mnist_data": ("test_scale_pair", "test_scale_range", "test_scale_dtype", "test_scale_order"),
     "get_model": ("test_model_output", "test_model_layers", "test_model_input_shape", "test_model_conv", "test_model_pool", "test_model_dense"),
@@ -33,7 +32,6 @@ FUNCTION_CELLS = {
     "evaluate_model": ("test_evaluate_pair", "test_evaluate_matches"),
 }
 TRAINED_MODEL_CELLS = ("test_evaluate_accuracy",)
-
 
 def _load(path: Path):
     import keras
@@ -46,18 +44,15 @@ def _load(path: Path):
         # compile settings Keras cannot rebuild (e.g. metrics passed as loss_weights) still leave an architecture
         return keras.saving.load_model(path, safe_mode=True, compile=False)
 
-
 def _test_data():
     from course.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     return (x_test.astype("float32") / 255.0)[..., None], y_test
 
-
 def _stand_in(kind: str):
     """An object of a class named like what the student returned, so the checks word their message the same."""
     return type(kind or "None", (), {})()
-
 
 def _function_checks(name: str, result: dict, outdir: Path, checks):
     """For each test cell of ``name``: a zero-argument callable that raises CheckFailed when the property fails."""
@@ -101,7 +96,6 @@ def _function_checks(name: str, result: dict, outdir: Path, checks):
         ]
     raise ValueError(name)
 
-
 def _verdict(check, checks) -> dict:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -111,7 +105,6 @@ def _verdict(check, checks) -> dict:
     except Exception as error:
         return {"passed": False, "message": f"Checked outside your notebook: the check failed ({type(error).__name__}: {error})"}
     return {"passed": True, "message": ""}
-
 
 def verify(workdir: Path) -> dict[str, dict]:
     """Verdicts from the harness outputs (workdir/.artifacts/harness) and the notebook's trained model."""
@@ -152,14 +145,12 @@ def verify(workdir: Path) -> dict[str, dict]:
         verdicts[cell] = _verdict(lambda: checks.accuracy_at_least(model, *_test_data(), MIN_TEST_ACCURACY), checks)
     return verdicts
 
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         results = verify(Path(argv[0]))
     sys.stdout.write(json.dumps(results))
-
 
 if __name__ == "__main__":
     main()
