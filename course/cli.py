@@ -92,6 +92,15 @@ def export(assignment, output):
     export_module.main(assignment, output, console=console)
 
 
+@main.command(help="Write reports/ASSIGNMENT.png and .html: grade distribution, failure rate per check, flagged students.")
+@click.argument("assignment")
+@reports_course_errors
+def report(assignment):
+    from . import report as report_module
+
+    report_module.main(assignment, console=console)
+
+
 @main.command(help="Run the tutorial notebook headlessly; print where the executed notebook and figures are.")
 @reports_course_errors
 def tutorial():

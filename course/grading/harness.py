@@ -108,9 +108,11 @@ def _compile(compile_model, checks):
 
 
 def _train(train_model, checks, images, labels):
+    from course.grading import hidden_checks
+
     recorder = checks.FitRecorder()
     returned = train_model(recorder, images, labels)
-    calls = checks.summarize_fit_calls(recorder, images, labels)
+    calls = hidden_checks.summarize_fit_calls(recorder, images, labels)
     return {"calls": [{key: (bool(v) if isinstance(v, np.bool_) else v) for key, v in call.items()} for call in calls],
             "returned": f"{type(returned).__module__}.{type(returned).__name__}"}
 

@@ -54,7 +54,7 @@ def _stand_in(kind: str):
     """An object of a class named like what the student returned, so the checks word their message the same."""
     return type(kind or "None", (), {})()
 
-def _function_checks(name: str, result: dict, outdir: Path, checks):
+def _function_checks(name: str, result: dict, outdir: Path, checks, hidden_checks):
     """For each test cell of ``name``: a zero-argument callable that raises CheckFailed when the property fails."""
     from course.grading.harness import harness_inputs
 
@@ -65,24 +65,24 @@ def _function_checks(name: str, result: dict, outdir: Path, checks):
                 value = (arrays["first"], arrays["second"])
         else:
             value = _stand_in(result.get("kind"))
-        return [lambda check=check: check(value, *raw) for check in (checks.scaled_pair, checks.scaled_range, checks.scaled_dtype, checks.scaled_order)]
+        return [lambda check=check: check(value, *raw) for check in (checks.scaled_pair, hidden_checks.scaled_range, hidden_checks.scaled_dtype, hidden_checks.scaled_order)]
     if name == "get_model":
         model = _load(outdir / result["saved"]) if result.get("saved") else _stand_in(result.get("kind"))
-        other = [checks.model_built, checks.model_layers, None, checks.conv_layer_config, checks.pool_layer_config, checks.dense_layers_config]
+        other = [checks.model_built, checks.model_layers, None, hidden_checks.conv_layer_config, hidden_checks.pool_layer_config, hidden_checks.dense_layers_config]
         return [
-            (lambda: checks.model_input_from_argument(lambda shape: model)) if check is None else (lambda check=check: check(model))
+            (lambda: hidden_checks.model_input_from_argument(lambda shape: model)) if check is None else (lambda check=check: check(model))
             for check in other
         ]
     if name == "compile_model":
         probe = _load(outdir / result["saved"]) if result.get("saved") else _stand_in(result.get("kind"))
-        return [lambda check=check: check(probe) for check in (checks.model_compiled, checks.optimizer_is_default_adam, checks.loss_is_sparse_cce, checks.metrics_is_accuracy)]
+        return [lambda check=check: check(probe) for check in (checks.model_compiled, hidden_checks.optimizer_is_default_adam, hidden_checks.loss_is_sparse_cce, hidden_checks.metrics_is_accuracy)]
     if name == "train_model":
         from course.grading.harness import TRAIN_SLICE
 
         return [
             lambda: checks.history_type(result["returned"]),
-            lambda: checks.fit_epochs(result["calls"]),
-            lambda: checks.fit_data(result["calls"], TRAIN_SLICE),
+            lambda: hidden_checks.fit_epochs(result["calls"]),
+            lambda: hidden_checks.fit_data(result["calls"], TRAIN_SLICE),
         ]
     if name == "evaluate_model":
         _, scaled, labels = harness_inputs()
@@ -92,7 +92,7 @@ def _function_checks(name: str, result: dict, outdir: Path, checks):
             value = _stand_in(result.get("kind"))
         return [
             lambda: checks.evaluation_pair(value),
-            lambda: checks.evaluation_matches(lambda *args: value, checks.probe_model(), scaled[1], labels[1]),
+            lambda: hidden_checks.evaluation_matches(lambda *args: value, checks.probe_model(), scaled[1], labels[1]),
         ]
     raise ValueError(name)
 
@@ -109,6 +109,7 @@ def _verdict(check, checks) -> dict:
 def verify(workdir: Path) -> dict[str, dict]:
     """Verdicts from the harness outputs (workdir/.artifacts/harness) and the notebook's trained model."""
     from course import checks
+    from course.grading import hidden_checks
     from course.grading.thresholds import MIN_TEST_ACCURACY
 
     artifacts = workdir / ARTIFACTS_DIR
@@ -123,7 +124,7 @@ def verify(workdir: Path) -> dict[str, dict]:
             for cell in cells:
                 verdicts[cell] = {"passed": False, "message": f"Checked outside your notebook: calling {name} failed: {reason}"}
             continue
-        for cell, check in zip(cells, _function_checks(name, result, harness_dir, checks)):
+        for cell, check in zip(cells, _function_checks(name, result, harness_dir, checks, hidden_checks)):
             verdicts[cell] = _verdict(check, checks)
 
     trained_dir = artifacts / "trained"
@@ -142,7 +143,7 @@ def verify(workdir: Path) -> dict[str, dict]:
                 f"({'; '.join(reasons)}). Fix the first error in the notebook.",
             }
             continue
-        verdicts[cell] = _verdict(lambda: checks.accuracy_at_least(model, *_test_data(), MIN_TEST_ACCURACY), checks)
+        verdicts[cell] = _verdict(lambda: hidden_checks.accuracy_at_least(model, *_test_data(), MIN_TEST_ACCURACY), checks)
     return verdicts
 
 def main(argv: list[str] | None = None) -> None:
