@@ -3,7 +3,7 @@
 Each check takes what the student's function returned (or the function itself) and raises ``CheckFailed``
 with a sentence the student can act on. The visible test cells, the self-check (course.selfcheck) and the
 grader call these same functions, so a message means the same thing everywhere. None of them trains a network.
-The hidden checks live in course.grading.hidden_checks, which never reaches students.
+The hidden checks live with the instructor's grading code, which never reaches students.
 """
 
 from __future__ import annotations
@@ -24,12 +24,15 @@ DENSE_SPEC = ((HIDDEN_UNITS, "relu"), (HIDDEN_UNITS, "relu"), (NUM_CLASSES, "sof
 RELATIVE_TOLERANCE = 1e-4
 VALUE_SAMPLE_SIZE = 2000
 
+
 class CheckFailed(AssertionError):
     """A property of the student's answer does not hold; the message says what to change."""
+
 
 def require(condition, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
+
 
 @contextlib.contextmanager
 def quietly():
@@ -38,10 +41,13 @@ def quietly():
         warnings.simplefilter("ignore")
         yield
 
+
 def _shape(value):
     return getattr(value, "shape", None)
 
+
 # --- scale_mnist_data -------------------------------------------------------------------------
+
 
 def scaled_pair(result, train_images, test_images):
     """Returns ``(train, test)``: a tuple of two arrays with the shapes of the inputs."""
@@ -57,34 +63,42 @@ def scaled_pair(result, train_images, test_images):
         f"scaling must keep the shapes {train_images.shape} and {test_images.shape}.",
     )
 
+
 # --- get_model --------------------------------------------------------------------------------
+
 
 def build(get_model, input_shape):
     """Call the student's get_model without letting its warnings reach stderr."""
     with quietly():
         return get_model(input_shape)
 
+
+def uncompiled_probe_model(input_shape=(28, 28, 1)):
+    """A small softmax classifier, deliberately not the assignment's architecture, to exercise students' code."""
+    import keras
+
+    return keras.Sequential([keras.Input(shape=input_shape), keras.layers.Reshape((-1,)), keras.layers.Dense(NUM_CLASSES, activation="softmax")])
+
+
 def probe_model(input_shape=(28, 28, 1), seed: int = 0):
-    """A small compiled softmax classifier (not the assignment's architecture) to exercise compile, fit and evaluate code."""
+    """The probe, seeded (so two processes build the same weights) and compiled, for fit and evaluate code."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(NUM_CLASSES, activation="softmax")])
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+    probe = uncompiled_probe_model(input_shape)
+    probe.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return probe
 
-def uncompiled_probe_model(input_shape=(28, 28, 1)):
-    import keras
-
-    return keras.Sequential([keras.Input(shape=input_shape), keras.layers.Flatten(), keras.layers.Dense(NUM_CLASSES, activation="softmax")])
 
 def _layer_type(layer) -> str:
     return type(layer).__name__.replace("MaxPool2D", "MaxPooling2D")
+
 
 def _is_model(model) -> bool:
     import keras
 
     return isinstance(model, keras.Model)
+
 
 def model_built(model):
     """get_model returns a Keras model whose output has shape (None, 10)."""
@@ -100,6 +114,7 @@ def model_built(model):
         f"The model's output shape is {output_shape}; the last layer must be Dense({NUM_CLASSES}) giving (None, {NUM_CLASSES}).",
     )
 
+
 def model_layers(model):
     """Exactly six layers, of the spec's types, in order."""
     model_built(model)
@@ -111,7 +126,9 @@ def model_layers(model):
     for position, (found, expected) in enumerate(zip(types, LAYER_TYPES), start=1):
         require(found == expected, f"Layer {position} is {found}; the spec asks for {expected} there ({', '.join(LAYER_TYPES)}).")
 
+
 # --- compile_model ----------------------------------------------------------------------------
+
 
 def _compile_config(model) -> dict:
     require(_is_model(model), f"Expected the Keras model, got {type(model).__name__}.")
@@ -119,11 +136,14 @@ def _compile_config(model) -> dict:
     require(config, "The model is not compiled; call model.compile(optimizer=..., loss=..., metrics=[...]) inside compile_model.")
     return config
 
+
 def model_compiled(model):
     """compile_model compiled the model it was given."""
     _compile_config(model)
 
+
 # --- train_model ------------------------------------------------------------------------------
+
 
 class FitRecorder:
     """Stands in for a compiled model: records every ``fit`` call and trains nothing."""
@@ -144,9 +164,11 @@ class FitRecorder:
     def __getattr__(self, name):
         raise CheckFailed(f"train_model used model.{name}; it only needs model.fit(...), returning its History.")
 
+
 def history_returned(history):
     """train_model returns the History that fit returned."""
     history_type(f"{type(history).__module__}.{type(history).__name__}")
+
 
 def history_type(qualified_name: str):
     """The same check on the name of the returned type, for results checked outside the student's process."""
@@ -155,13 +177,16 @@ def history_type(qualified_name: str):
         f"train_model returned {qualified_name.rsplit('.', 1)[-1]}; return the History object that model.fit(...) returns.",
     )
 
+
 def record_training(train_model, train_images, train_labels) -> FitRecorder:
     recorder = FitRecorder()
     with quietly():
         train_model(recorder, train_images, train_labels)
     return recorder
 
+
 # --- evaluate_model ---------------------------------------------------------------------------
+
 
 def evaluation_pair(result):
     """evaluate_model returns ``(test_loss, test_accuracy)``: two numbers."""

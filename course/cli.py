@@ -101,6 +101,18 @@ def report(assignment):
     report_module.main(assignment, console=console)
 
 
+@main.command(help="Write the student-facing tree (notebooks, student package, Binder environment, README) to OUTDIR.")
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--org", default="your-github-org", show_default=True, help="GitHub owner of the student repository.")
+@click.option("--repo", default="mnist-cnn-student", show_default=True, help="Name of the student repository.")
+@click.option("--ref", default="main", show_default=True, help="Branch, tag or commit Binder builds.")
+@reports_course_errors
+def publish(outdir, org, repo, ref):
+    from . import publish as publish_module
+
+    publish_module.main(outdir, org, repo, ref, console=console)
+
+
 @main.command(help="Run the tutorial notebook headlessly; print where the executed notebook and figures are.")
 @reports_course_errors
 def tutorial():

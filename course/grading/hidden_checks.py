@@ -36,6 +36,7 @@ ADAM_DEFAULTS = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilo
 ACCURACY_METRIC_NAMES = {"accuracy", "acc", "sparse_categorical_accuracy", "sparsecategoricalaccuracy"}
 SPARSE_CCE_NAMES = {"sparse_categorical_crossentropy", "sparsecategoricalcrossentropy"}
 
+
 def scaled_order(result, train_images, test_images):
     """The training images come first."""
     scaled_pair(result, train_images, test_images)
@@ -43,6 +44,7 @@ def scaled_order(result, train_images, test_images):
         _shape(result[0]) == train_images.shape and _shape(result[1]) == test_images.shape,
         "The outputs are swapped: return (scaled_train_images, scaled_test_images), training images first.",
     )
+
 
 def scaled_dtype(result, train_images, test_images):
     """Both outputs are floating point."""
@@ -53,6 +55,7 @@ def scaled_dtype(result, train_images, test_images):
             np.issubdtype(dtype, np.floating),
             f"The scaled {name} images have dtype {dtype}; divide with / (not //) so they become floats.",
         )
+
 
 def scaled_range(result, train_images, test_images):
     """Pixels are divided by 255: the range is exactly [0, 1], with 1.0 for full ink."""
@@ -74,6 +77,7 @@ def scaled_range(result, train_images, test_images):
             f"The scaled {name} images are not the pixels divided by 255; scale each pixel as pixel / 255.",
         )
 
+
 def model_input_from_argument(get_model):
     """The input shape comes from the argument: building with (32, 32, 1) gives a 32x32 input."""
     other_shape = (32, 32, 1)
@@ -86,8 +90,10 @@ def model_input_from_argument(get_model):
         f"get_model({other_shape}) built a model with input {input_shape}; use the input_shape argument instead of a fixed (28, 28, 1).",
     )
 
+
 def _layers_of(model, kind):
     return [layer for layer in model.layers if _layer_type(layer) == kind]
+
 
 def _activation_name(activation) -> str:
     """Name an activation by what it computes, so 'relu', tf.nn.relu and keras.activations.relu agree."""
@@ -105,6 +111,7 @@ def _activation_name(activation) -> str:
         return "linear (none)"
     return getattr(activation, "__name__", type(activation).__name__)
 
+
 def conv_layer_config(model):
     """Conv2D: 8 filters, 3x3 kernel, 'same' padding, stride 1, ReLU."""
     model_built(model)
@@ -118,6 +125,7 @@ def conv_layer_config(model):
     activation = _activation_name(conv.activation)
     require(activation == "relu", f"Conv2D uses a {activation} activation; the spec asks for ReLU.")
 
+
 def pool_layer_config(model):
     """MaxPooling2D: 2x2 pool with the default strides (2x2)."""
     model_built(model)
@@ -126,6 +134,7 @@ def pool_layer_config(model):
     pool = pools[0]
     require(tuple(pool.pool_size) == POOL_SIZE, f"MaxPooling2D has pool size {pool.pool_size}; the spec asks for 2x2.")
     require(tuple(pool.strides) == POOL_SIZE, f"MaxPooling2D has strides {pool.strides}; keep the default strides (equal to the pool size).")
+
 
 def dense_layers_config(model):
     """Dense layers: 64 ReLU, 64 ReLU, 10 softmax."""
@@ -137,6 +146,7 @@ def dense_layers_config(model):
         found = _activation_name(layer.activation)
         require(found == activation, f"Dense layer {position} uses a {found} activation; the spec asks for {activation}.")
 
+
 def _config_name(entry) -> str:
     """The name Keras knows a loss or metric by, from a string, an object or a function config."""
     if isinstance(entry, str):
@@ -147,6 +157,7 @@ def _config_name(entry) -> str:
             return inner.lower()
         return str(entry.get("class_name", "")).lower()
     return getattr(entry, "__name__", type(entry).__name__).lower()
+
 
 def optimizer_is_default_adam(model):
     """Adam with its default settings (learning rate 0.001)."""
@@ -161,6 +172,7 @@ def optimizer_is_default_adam(model):
             math.isclose(value, default, rel_tol=RELATIVE_TOLERANCE),
             f"Adam's {key} is {value:g}; keep the default {default:g} (use optimizer='adam').",
         )
+
 
 def loss_is_sparse_cce(model):
     """Sparse categorical cross-entropy on probabilities (not from_logits)."""
@@ -178,6 +190,7 @@ def loss_is_sparse_cce(model):
         "The loss has from_logits=True, but the model ends in softmax and outputs probabilities; drop from_logits.",
     )
 
+
 def metrics_is_accuracy(model):
     """Accuracy is the one metric."""
     config = _compile_config(model)
@@ -193,6 +206,7 @@ def metrics_is_accuracy(model):
     require(len(names) == 1, f"The metrics are {names}; the spec asks for accuracy as the only metric.")
     require(names[0] in ACCURACY_METRIC_NAMES, f"The metric is {names[0]}; use metrics=['accuracy'].")
 
+
 def summarize_fit_calls(recorder: FitRecorder, train_images, train_labels) -> list[dict]:
     """What each fit call got, as plain data (so it can also be checked outside the process that made it)."""
     sample = slice(0, VALUE_SAMPLE_SIZE)
@@ -207,11 +221,13 @@ def summarize_fit_calls(recorder: FitRecorder, train_images, train_labels) -> li
         })
     return summaries
 
+
 def fit_epochs(calls: list[dict]):
     """Five epochs in all."""
     require(calls, "train_model never called model.fit on the model it was given; train that model, not a global one.")
     epochs = sum(call["epochs"] for call in calls)
     require(epochs == EPOCHS, f"train_model trains for {epochs} epoch(s); the spec asks for epochs={EPOCHS}.")
+
 
 def fit_data(calls: list[dict], total_images: int):
     """Every fit call gets all the training images and labels it was given."""
@@ -225,14 +241,17 @@ def fit_data(calls: list[dict], total_images: int):
         require(call["labels_equal"], "model.fit did not get the train_labels argument; pass train_labels unchanged.")
         require(call["images_equal"], "model.fit got other images than scaled_train_images; pass the argument unchanged.")
 
+
 def trains_for_epochs(train_model, train_images, train_labels):
     """Five epochs."""
     fit_epochs(summarize_fit_calls(record_training(train_model, train_images, train_labels), train_images, train_labels))
+
 
 def trains_on_all_data(train_model, train_images, train_labels):
     """fit gets every training image and label it was given."""
     recorder = record_training(train_model, train_images, train_labels)
     fit_data(summarize_fit_calls(recorder, train_images, train_labels), len(train_images))
+
 
 def evaluation_matches(evaluate_model, model, images, labels):
     """evaluate_model evaluates the given model on the given data, returning (loss, accuracy) in that order."""
@@ -248,6 +267,7 @@ def evaluation_matches(evaluate_model, model, images, labels):
         f"evaluate_model gave loss {loss:.4f}, accuracy {accuracy:.4f}, but the model scores loss {expected_loss:.4f}, "
         f"accuracy {expected_accuracy:.4f} on the images and labels passed in; evaluate on the arguments.",
     )
+
 
 def accuracy_at_least(model, images, labels, threshold: float):
     """The trained model reaches the required accuracy on the whole test set."""

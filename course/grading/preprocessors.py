@@ -34,8 +34,10 @@ VERIFICATION_FILE = "verification.json"
 EXPORT_MARK = "course_artifact_export"
 HARNESS_RESOURCE = "course_harness"
 
+
 def error_output(ename: str, evalue: str) -> NotebookNode:
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
 
 class ResilientExecute(Execute):
     """Execute that keeps a notebook whose kernel died or hung, with the reason in it.
@@ -110,6 +112,7 @@ class ResilientExecute(Execute):
         cell.outputs.append(error_output(GRADING_STOPPED, self.stopped_because[0].upper() + self.stopped_because[1:] + "."))
         return cell, resources
 
+
 class StderrDoesNotScore(NbGraderPreprocessor):
     """Turn stderr in test cells into stdout, so warnings are shown but cannot zero a test.
 
@@ -124,6 +127,7 @@ class StderrDoesNotScore(NbGraderPreprocessor):
                     output.name = "stdout"
         return cell, resources
 
+
 class FailedTestsAsMessages(NbGraderPreprocessor):
     """Show a failed test as its message alone: a traceback would print the hidden test lines."""
 
@@ -133,6 +137,7 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
 
 class SandboxedProcess:
     """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once."""
@@ -162,6 +167,7 @@ class SandboxedProcess:
         if check and self.process.returncode != 0:
             raise RuntimeError(f"{self.module} failed on {self.workdir}:\n{stderr[-2000:]}")
         return stdout
+
 
 class ExportArtifacts(NbGraderPreprocessor):
     """Prepare verification outside the kernel; runs before execution.
@@ -199,6 +205,7 @@ class ExportArtifacts(NbGraderPreprocessor):
                 cells.append(export)
         nb.cells = cells
         return nb, resources
+
 
 class TrustedVerification(NbGraderPreprocessor):
     """Score every test cell from outside the kernel; where the kernel's result differs, this one stands.

@@ -33,6 +33,7 @@ FUNCTION_CELLS = {
 }
 TRAINED_MODEL_CELLS = ("test_evaluate_accuracy",)
 
+
 def _load(path: Path):
     import keras
 
@@ -44,15 +45,18 @@ def _load(path: Path):
         # compile settings Keras cannot rebuild (e.g. metrics passed as loss_weights) still leave an architecture
         return keras.saving.load_model(path, safe_mode=True, compile=False)
 
+
 def _test_data():
     from course.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     return (x_test.astype("float32") / 255.0)[..., None], y_test
 
+
 def _stand_in(kind: str):
     """An object of a class named like what the student returned, so the checks word their message the same."""
     return type(kind or "None", (), {})()
+
 
 def _function_checks(name: str, result: dict, outdir: Path, checks, hidden_checks):
     """For each test cell of ``name``: a zero-argument callable that raises CheckFailed when the property fails."""
@@ -96,6 +100,7 @@ def _function_checks(name: str, result: dict, outdir: Path, checks, hidden_check
         ]
     raise ValueError(name)
 
+
 def _verdict(check, checks) -> dict:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -105,6 +110,7 @@ def _verdict(check, checks) -> dict:
     except Exception as error:
         return {"passed": False, "message": f"Checked outside your notebook: the check failed ({type(error).__name__}: {error})"}
     return {"passed": True, "message": ""}
+
 
 def verify(workdir: Path) -> dict[str, dict]:
     """Verdicts from the harness outputs (workdir/.artifacts/harness) and the notebook's trained model."""
@@ -145,6 +151,7 @@ def verify(workdir: Path) -> dict[str, dict]:
             continue
         verdicts[cell] = _verdict(lambda: hidden_checks.accuracy_at_least(model, *_test_data(), MIN_TEST_ACCURACY), checks)
     return verdicts
+
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
