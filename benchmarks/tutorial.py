@@ -7,46 +7,14 @@ Prints figures; asserts nothing. Run with `make benchmark` (MNIST_PATH must poin
 from __future__ import annotations
 
 import os
-import threading
-import time
-from datetime import datetime
 from pathlib import Path
-
-import psutil
 
 from course.execute import execute_notebook
 
+from measure import PeakChildMemory, cell_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "release" / "cnn_tutorial" / "cnn_tutorial.ipynb"
-POLL_S = 0.25
-
-
-class PeakChildMemory(threading.Thread):
-    """Polls the resident memory of every child process (the kernel) until stopped."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak_bytes = 0
-        self.stopped = threading.Event()
-
-    def run(self):
-        me = psutil.Process()
-        while not self.stopped.is_set():
-            for child in me.children(recursive=True):
-                try:
-                    self.peak_bytes = max(self.peak_bytes, child.memory_info().rss)
-                except psutil.Error:
-                    pass
-            time.sleep(POLL_S)
-
-
-def cell_seconds(cell) -> float:
-    timing = cell.metadata.get("execution", {})
-    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-    if not (start and end):
-        return float("nan")
-    parse = lambda stamp: datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return (parse(end) - parse(start)).total_seconds()
 
 
 def main():

@@ -64,23 +64,22 @@ CHECKS = {
 }
 
 
-def check(function) -> bool:
-    """Print whether ``function`` passes the visible checks; return True when it does."""
+def check(function) -> None:
+    """Print whether ``function`` passes the visible checks (nothing is returned, so a notebook shows only that)."""
     name = getattr(function, "__name__", None)
     if name not in CHECKS:
         print(f"check() takes one of your functions: {', '.join(CHECKS)}; got {name or type(function).__name__}.")
-        return False
+        return
     started = time.perf_counter()
     try:
         CHECKS[name](function)
     except checks.CheckFailed as failure:
         print(f"✗ {name}: {failure}")
-        return False
+        return
     except NotImplementedError:
         print(f"✗ {name}: not written yet (replace `raise NotImplementedError()` with your code).")
-        return False
+        return
     except Exception as error:
         print(f"✗ {name} raised {type(error).__name__}: {error}")
-        return False
+        return
     print(f"✓ {name} passes the visible checks ({time.perf_counter() - started:.1f} s). More are checked when your notebook is graded.")
-    return True

@@ -1,0 +1,39 @@
+"""Shared by the benchmark scripts: peak memory of child processes, and a cell's run time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import psutil
+
+POLL_S = 0.25
+
+
+class PeakChildMemory(threading.Thread):
+    """Polls the resident memory of every child process (the kernel) until stopped."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak_bytes = 0
+        self.stopped = threading.Event()
+
+    def run(self):
+        me = psutil.Process()
+        while not self.stopped.is_set():
+            for child in me.children(recursive=True):
+                try:
+                    self.peak_bytes = max(self.peak_bytes, child.memory_info().rss)
+                except psutil.Error:
+                    pass
+            time.sleep(POLL_S)
+
+
+def cell_seconds(cell) -> float:
+    timing = cell.metadata.get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return float("nan")
+    parse = lambda stamp: datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (parse(end) - parse(start)).total_seconds()
