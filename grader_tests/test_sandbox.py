@@ -162,3 +162,16 @@ def test_monkeypatched_checks_and_faked_results_gain_nothing(graded):
     verification = json.loads((course / "autograded" / student / ASSIGNMENT / "verification.json").read_text())
     overruled = {item["cell"] for item in verification["disagreements"] if item["kernel"] and not item["trusted"]}
     assert set(EXPECTED[student]["flagged"]) <= overruled <= set(EXPECTED[student]["zero"])
+
+
+def test_class_report_shows_what_the_class_missed_and_who_was_flagged(graded):
+    course, _, _ = graded
+    result = run_course(course, "report", ASSIGNMENT)
+    png, page = course / "reports" / f"{ASSIGNMENT}.png", course / "reports" / f"{ASSIGNMENT}.html"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    html = page.read_text()
+    for student in ("tamper_blanks_tests_and_fakes_evaluate", "tamper_monkeypatches_checks"):
+        assert student in html and f"flagged {student}" in result.stdout
+    students = [path.name for path in (course / "submitted").iterdir()]
+    failing_conv = sum(cell_scores(course, student)["test_model_conv"] == 0 for student in students)
+    assert f"<tr><td>test_model_conv</td><td>{failing_conv / len(students):.0%}</td></tr>" in html
