@@ -58,6 +58,5 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, FailedTestsAsMe
 # Each kernel runs in bubblewrap: no network, read-only filesystem, the course directory hidden.
 c.ResilientExecute.sandboxed = True
 c.ExportArtifacts.sandboxed = True
-c.TrustedVerification.sandboxed = True
 c.Sandbox.course_root = c.CourseDirectory.root
 c.Sandbox.memory_bytes = 4 * 2**30

@@ -123,7 +123,7 @@ def main(assignment: str, student: str | None = None, root: Path | None = None, 
         raise CourseError(
             "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
             "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False "
-            "c.ExportArtifacts.sandboxed = False and c.TrustedVerification.sandboxed = False in nbgrader_config.py to grade without one."
+            "c.ExportArtifacts.sandboxed = False in nbgrader_config.py to grade without one."
         )
     ensure_in_gradebook(api, assignment)
     results = []

@@ -33,6 +33,7 @@ VERIFICATION_FAILED = "VerificationFailed"
 VERIFICATION_FILE = "verification.json"
 EXPORT_MARK = "course_artifact_export"
 HARNESS_RESOURCE = "course_harness"
+VERIFIER_RESOURCE = "course_verifier"
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -151,12 +152,15 @@ class SandboxedProcess:
             sandbox = Sandbox(parent=parent)
             command = bwrap_command(command, workdir, Path(self.runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
             limits = sandbox_limits(sandbox)
-        self.process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits)
+        self.process = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits
+        )
 
-    def wait(self, check: bool) -> str:
-        """Its stdout. With check=False (the harness, which student code may kill or hang) failures are quiet."""
+    def wait(self, check: bool, say: str = "") -> str:
+        """Send ``say`` on its stdin, then return its stdout. With check=False (the harness, which student code may
+        kill or hang) failures are quiet."""
         try:
-            stdout, stderr = self.process.communicate(timeout=self.timeout)
+            stdout, stderr = self.process.communicate(input=say, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             stdout, stderr = self.process.communicate()
@@ -173,13 +177,14 @@ class ExportArtifacts(NbGraderPreprocessor):
     """Prepare verification outside the kernel; runs before execution.
 
     Inserts, after the notebook's evaluation cell, a cell saving the trained model and the returned values, and
-    starts ``course.grading.harness`` on the student's answers at once, so that it runs beside the kernel.
-    ``TrustedVerification`` collects both after execution.
+    starts ``course.grading.harness`` on the student's answers and the verifier at once, so that they run (and
+    warm up) beside the kernel. ``TrustedVerification`` collects them after execution.
     """
 
     anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
-    sandboxed = Bool(True, help="Run the harness in the bubblewrap sandbox.").tag(config=True)
+    sandboxed = Bool(True, help="Run the harness and the verifier in the bubblewrap sandbox.").tag(config=True)
     timeout = Integer(300, help="Seconds the harness may take, all five functions together.").tag(config=True)
+    notebook_timeout = Integer(7200, help="Seconds the verifier waits for the notebook's run to end.").tag(config=True)
 
     def preprocess(self, nb, resources):
         workdir = Path(resources["metadata"]["path"])
@@ -194,6 +199,10 @@ class ExportArtifacts(NbGraderPreprocessor):
         nbformat.write(answers, harness_dir / "answers.ipynb")
         resources[HARNESS_RESOURCE] = SandboxedProcess(
             self, ["course.grading.harness", str(harness_dir / "answers.ipynb"), str(harness_dir)], workdir, self.sandboxed, self.timeout
+        )
+        # the verifier warms up while the notebook runs, and waits to be told to go
+        resources[VERIFIER_RESOURCE] = SandboxedProcess(
+            self, ["course.grading.verify", str(workdir)], workdir, self.sandboxed, self.timeout + self.notebook_timeout
         )
         cells = []
         for cell in nb.cells:
@@ -212,22 +221,19 @@ class TrustedVerification(NbGraderPreprocessor):
 
     Runs after execution. It removes the export cells; waits for ``course.grading.harness`` (started by
     ``ExportArtifacts``), which called the student's functions on the grader's inputs in a fresh sandboxed process
-    and saved what they returned; then runs ``course.grading.verify``, which checks those outputs and the trained
-    model in a process that runs no student code. Cells whose verdict differs from the kernel's get the verifier's
+    and saved what they returned; then tells ``course.grading.verify`` (also started by ``ExportArtifacts``, and
+    warmed up meanwhile) to check those outputs and the trained model, in a process that runs no student code. Cells whose verdict differs from the kernel's get the verifier's
     output, and every verdict and disagreement is kept in ``verification.json`` beside the autograded notebook.
     """
-
-    sandboxed = Bool(True, help="Run the verifier in the bubblewrap sandbox too.").tag(config=True)
-    timeout = Integer(600, help="Seconds the verifier may take.").tag(config=True)
 
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         workdir = Path(resources["metadata"]["path"])
-        harness = resources.pop(HARNESS_RESOURCE, None)
-        if harness is None:
+        harness, verifier = resources.pop(HARNESS_RESOURCE, None), resources.pop(VERIFIER_RESOURCE, None)
+        if harness is None or verifier is None:
             raise RuntimeError("TrustedVerification needs ExportArtifacts earlier in c.Autograde.autograde_preprocessors.")
         harness.wait(check=False)
-        verdicts = json.loads(SandboxedProcess(self, ["course.grading.verify", str(workdir)], workdir, self.sandboxed, self.timeout).wait(check=True))
+        verdicts = json.loads(verifier.wait(check=True, say="go\n"))
         disagreements = []
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")

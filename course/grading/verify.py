@@ -11,6 +11,7 @@ are the ones the hidden tests use. This process runs no student code.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -46,6 +47,7 @@ def _load(path: Path):
         return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
+@functools.lru_cache(maxsize=1)
 def _test_data():
     from course.data import load_mnist
 
@@ -154,11 +156,18 @@ def verify(workdir: Path) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Warm up (TensorFlow, the test set), then wait for a line on stdin: the grader starts this process before
+    the notebook runs, so the notebook's run hides the warm-up, and says "go" when the artifacts are there."""
     argv = sys.argv[1:] if argv is None else argv
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
+        import keras  # noqa: F401
+
+        _test_data()
+        sys.stdin.readline()
         results = verify(Path(argv[0]))
     sys.stdout.write(json.dumps(results))
+
 
 if __name__ == "__main__":
     main()
