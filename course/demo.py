@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import export, feedback, grade, release
+from . import export, feedback, grade, release, report
 from .coursedir import course_root
 
 ASSIGNMENT = "mnist_cnn"
@@ -56,16 +56,18 @@ def main(root: Path | None = None, console: Console | None = None):
     console.rule("3. Autograde (each submission trains its CNN: about a minute each)")
     for student in EXAMPLE_SUBMISSIONS:
         grade.main(ASSIGNMENT, student, root=root, console=console)
-    console.rule("4. Feedback and grade CSV")
+    console.rule("4. Feedback, grade CSV and class report")
     feedback.main(ASSIGNMENT, root=root, console=console)
     table = export.main(ASSIGNMENT, root / export.DEFAULT_OUTPUT, root=root, console=console)
     console.print(grade_table(table[table["student"].isin(list(EXAMPLE_SUBMISSIONS))]))
+    report.main(ASSIGNMENT, root=root, console=console)
     console.print(
         "Where everything went:\n"
         f"  release/{ASSIGNMENT}/                  student notebooks\n"
         f"  autograded/<student>/{ASSIGNMENT}/     executed, graded notebooks\n"
         f"  feedback/<student>/{ASSIGNMENT}/       HTML feedback for each student\n"
         f"  {export.DEFAULT_OUTPUT}                          one row per student, one column per test\n"
+        f"  {report.REPORTS_DIR}/{ASSIGNMENT}.html               class report: grade distribution, checks missed, flags\n"
         f"  gradebook.db                        nbgrader's gradebook, the source of truth for scores\n"
         "Run `course tutorial` to execute the tutorial notebook and save its figures."
     )
