@@ -83,12 +83,12 @@ def _function_checks(name: str, result: dict, outdir: Path, checks, hidden_check
         probe = _load(outdir / result["saved"]) if result.get("saved") else _stand_in(result.get("kind"))
         return [lambda check=check: check(probe) for check in (checks.model_compiled, hidden_checks.optimizer_is_default_adam, hidden_checks.loss_is_sparse_cce, hidden_checks.metrics_is_accuracy)]
     if name == "train_model":
-        from course.grading.harness import TRAIN_SLICE
+        from course.data import EXPECTED_ARRAYS
 
         return [
             lambda: checks.history_type(result["returned"]),
             lambda: hidden_checks.fit_epochs(result["calls"]),
-            lambda: hidden_checks.fit_data(result["calls"], TRAIN_SLICE),
+            lambda: hidden_checks.fit_data(result["calls"], EXPECTED_ARRAYS["x_train"][0][0]),
         ]
     if name == "evaluate_model":
         _, scaled, labels = harness_inputs()
