@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,17 @@ class StudentResult:
         if self.flagged:
             text += f"  [magenta]flagged[/]: the kernel's result was overruled on {', '.join(self.flagged)}"
         return text
+
+
+def grader_failure(outcome: dict) -> str:
+    """The root cause in nbgrader's log (its own summary line says only "see the traceback above")."""
+    text = f"{outcome.get('log', '')}\n{outcome.get('error', '')}"
+    causes = [
+        match.group(1).strip()
+        for match in re.finditer(r"^\s*((?:[\w.]+\.)?\w+(?:Error|Exception): .+)$", text, re.MULTILINE)
+        if "NbGraderException" not in match.group(1)
+    ]
+    return causes[-1] if causes else "nbgrader failed; see its log"
 
 
 def submitted_students(root: Path, assignment: str) -> list[str]:
@@ -136,8 +148,7 @@ def main(assignment: str, student: str | None = None, root: Path | None = None, 
             if outcome["success"]:
                 result = read_result(api, root, assignment, name)
             else:
-                reason = (outcome.get("error") or "").strip().splitlines()
-                result = StudentResult(name, False, grader_error=reason[-1] if reason else "nbgrader failed; see its log")
+                result = StudentResult(name, False, grader_error=grader_failure(outcome))
                 (root / "autograded").mkdir(exist_ok=True)
                 log_path = root / "autograded" / f"{name}.{assignment}.grading-error.log"
                 log_path.write_text(f"{outcome.get('error', '')}\n{outcome.get('log', '')}")

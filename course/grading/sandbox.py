@@ -51,11 +51,8 @@ def bwrap_available() -> bool:
 
 
 def _under(path: Path, parent: Path) -> bool:
-    try:
-        path.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
+    """Whether ``path``, as written (symlinks not followed), lies in ``parent``."""
+    return Path(os.path.abspath(path)).is_relative_to(Path(os.path.abspath(parent)))
 
 
 def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, course_root: Path, tmp_bytes: int) -> list[str]:
@@ -63,15 +60,16 @@ def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, cours
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     command += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     command += ["--tmpfs", str(course_root)]
-    # what the kernel needs from under the hidden folders comes back, read-only
+    # what the kernel needs from under the hidden folders comes back, read-only, at the path it is known by
+    # (which may be a symlink: the real file is bound there)
     hidden = (course_root, Path("/tmp"))
-    needed = [Path(__file__).resolve().parents[1], Path(sys.prefix), Path(sys.base_prefix)]
+    needed = [Path(__file__).parents[1], Path(sys.prefix), Path(sys.base_prefix)]
     if os.environ.get("MNIST_PATH"):
         needed.append(Path(os.environ["MNIST_PATH"]))
     for path in needed:
-        path = path.resolve()
-        if path.exists() and any(_under(path, folder) for folder in hidden):
-            command += ["--ro-bind", str(path), str(path)]
+        known, real = Path(os.path.abspath(path)), path.resolve()
+        if real.exists() and any(_under(known, folder) or _under(real, folder) for folder in hidden):
+            command += ["--ro-bind", str(real), str(known)]
     command += ["--bind", str(workdir), str(workdir), "--bind", str(runtime_dir), str(runtime_dir)]
     # then make the empty tmpfs over the course read-only too (the binds inside it stay as they are)
     command += ["--remount-ro", str(course_root)]
