@@ -40,7 +40,8 @@ def grade_table(table) -> Table:
     tests = [column for column in table.columns if column.startswith("test_")]
     for _, row in table.iterrows():
         lost = [test for test in tests if row[test] == 0]
-        view.add_row(row["student"], f"{row['total']:g}", f"{row['max_score']:g}", ", ".join(lost) if lost else "-")
+        summary = "all" if len(lost) == len(tests) else ", ".join(lost) or "-"
+        view.add_row(row["student"], f"{row['total']:g}", f"{row['max_score']:g}", summary)
     return view
 
 
