@@ -31,6 +31,9 @@ test: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/tutorial.py
+	$(BIN)/python benchmarks/selfcheck_speed.py
+	$(BIN)/python benchmarks/student_memory.py
+	$(BIN)/python benchmarks/grading_overhead.py
 
 clean:
 	rm -rf $(VENV) build autograded/*/ feedback submitted gradebook.db grades.csv

@@ -1,5 +1,8 @@
 """Wall time of `course grade` on one reference submission against executing the same notebook bare with
-nbclient, side by side in one run (interleaved, so machine load hits both alike). Target ratio <= 1.10.
+nbclient, side by side in one run (interleaved, so machine load hits all alike). Target ratio <= 1.10.
+
+Two grading set-ups are timed: the course's own (sandboxed kernel, verification outside it), and nbgrader's
+pipeline as configured here without the sandbox and the verification, to show what each costs.
 
 Prints figures; asserts nothing. Usage: python benchmarks/grading_overhead.py [--rounds 2]
 """
@@ -20,11 +23,21 @@ ASSIGNMENT = "mnist_cnn"
 SUBMISSION = ROOT / "grader_tests" / "submissions" / "passes_all.ipynb"
 
 
-def make_course(path: Path) -> Path:
+UNVERIFIED_CONFIG = """
+from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       StderrDoesNotScore, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.ResilientExecute.sandboxed = False
+"""
+
+
+def make_course(path: Path, extra_config: str = "") -> Path:
     path.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", path)
     shutil.copytree(ROOT / "source", path / "source")
     shutil.copytree(ROOT / "release", path / "release")
+    with open(path / "nbgrader_config.py", "a") as config:
+        config.write(extra_config)
     target = path / "submitted" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     target.parent.mkdir(parents=True)
     shutil.copy(SUBMISSION, target)
@@ -54,18 +67,24 @@ def main():
     if os.environ.get("MNIST_PATH"):
         os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    bare, graded = [], []
+    bare, graded, unverified = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         course = make_course(Path(tmp) / "course")
+        plain = make_course(Path(tmp) / "plain", UNVERIFIED_CONFIG)
         (Path(tmp) / "bare").mkdir()
-        subprocess.run([sys.executable, "-m", "course", "release", ASSIGNMENT], cwd=course, check=True, capture_output=True)
+        for folder in (course, plain):
+            subprocess.run([sys.executable, "-m", "course", "release", ASSIGNMENT], cwd=folder, check=True, capture_output=True)
         for round_number in range(1, args.rounds + 1):
             bare.append(time_bare(Path(tmp) / "bare"))
             graded.append(time_grade(course))
-            print(f"round {round_number}: bare nbclient {bare[-1]:.1f} s, course grade {graded[-1]:.1f} s", flush=True)
+            unverified.append(time_grade(plain))
+            print(f"round {round_number}: bare nbclient {bare[-1]:.1f} s, course grade {graded[-1]:.1f} s, "
+                  f"course grade without sandbox and verification {unverified[-1]:.1f} s", flush=True)
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
     print(f"cores: {os.cpu_count()}")
-    print(f"bare nbclient: mean {sum(bare) / len(bare):.1f} s;  course grade: mean {sum(graded) / len(graded):.1f} s")
+    print(f"bare nbclient {mean(bare):.1f} s; course grade {mean(graded):.1f} s; without sandbox and verification {mean(unverified):.1f} s")
     print(f"ratio course grade / bare nbclient: {sum(graded) / sum(bare):.3f}   target <= 1.10")
+    print(f"ratio without sandbox and verification / bare nbclient: {sum(unverified) / sum(bare):.3f}")
 
 
 if __name__ == "__main__":
