@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from course.data import make_mnist_path_absolute
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "mnist_cnn"
 SUBMISSION = ROOT / "grader_tests" / "submissions" / "passes_all.ipynb"
@@ -64,8 +66,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if os.environ.get("MNIST_PATH"):
-        os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+    make_mnist_path_absolute()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     bare, graded, unverified = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

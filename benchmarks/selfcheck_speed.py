@@ -12,14 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+from course.data import make_mnist_path_absolute
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "grader_tests"))
 
 
 def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get("MNIST_PATH"):
-        os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+    make_mnist_path_absolute()
     from course.grading.reference import reference_namespace
     from course.selfcheck import CHECKS, check
 

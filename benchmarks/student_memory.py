@@ -6,11 +6,11 @@ Prints figures; asserts nothing. Usage: python benchmarks/student_memory.py
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from course.data import make_mnist_path_absolute
 from course.execute import execute_notebook
 
 from measure import PeakChildMemory, cell_seconds
@@ -21,8 +21,7 @@ BINDER_MEMORY_GB = 2.0
 
 
 def main():
-    if os.environ.get("MNIST_PATH"):
-        os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+    make_mnist_path_absolute()
     with tempfile.TemporaryDirectory() as tmp:
         notebook = Path(tmp) / "mnist_cnn.ipynb"
         shutil.copy(COMPLETED, notebook)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from course.data import make_mnist_path_absolute
 from course.execute import execute_notebook
 
 from measure import PeakChildMemory, cell_seconds
@@ -18,8 +19,7 @@ TUTORIAL = ROOT / "release" / "cnn_tutorial" / "cnn_tutorial.ipynb"
 
 
 def main():
-    if os.environ.get("MNIST_PATH"):
-        os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+    make_mnist_path_absolute()
     monitor = PeakChildMemory()
     monitor.start()
     result = execute_notebook(TUTORIAL)

@@ -6,7 +6,6 @@ Like nbgrader, it runs in the course directory (the folder with nbgrader_config.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -15,6 +14,7 @@ import click
 from rich.console import Console
 
 from .coursedir import CourseError
+from .data import make_mnist_path_absolute
 
 console = Console(soft_wrap=True)  # long paths and messages stay whole, for copying
 
@@ -35,9 +35,7 @@ def reports_course_errors(command):
 def main():
     # nbgrader 0.9.6 triggers SQLAlchemy autoflush warnings on every autograde; they are not ours to fix.
     warnings.filterwarnings("ignore", message="Object of type <Submitted", module="nbgrader")
-    # Kernels run in each notebook's own folder: a relative MNIST_PATH must not change meaning there.
-    if os.environ.get("MNIST_PATH"):
-        os.environ["MNIST_PATH"] = os.path.abspath(os.environ["MNIST_PATH"])
+    make_mnist_path_absolute()
 
 
 @main.command(help="Generate release/ (the student notebooks) from source/ through nbgrader.")

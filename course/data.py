@@ -28,6 +28,12 @@ class MnistLoadError(RuntimeError):
     """MNIST could not be found, read or validated."""
 
 
+def make_mnist_path_absolute() -> None:
+    """Kernels run in each notebook's own folder: a relative ``MNIST_PATH`` must not change meaning there."""
+    if os.environ.get(MNIST_PATH_ENV):
+        os.environ[MNIST_PATH_ENV] = os.path.abspath(os.environ[MNIST_PATH_ENV])
+
+
 def keras_cache_path() -> Path:
     """Where Keras keeps its downloaded copy (``$KERAS_HOME/datasets/mnist.npz``)."""
     keras_home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))

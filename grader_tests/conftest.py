@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
+from course.data import make_mnist_path_absolute
+
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "grader_tests" / "submissions"
 ASSIGNMENT = "mnist_cnn"
 EXPECTED = json.loads((SUBMISSIONS / "expected_scores.json").read_text())
 
-if os.environ.get("MNIST_PATH"):
-    os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+make_mnist_path_absolute()  # kernels run in each notebook's folder
 
 
 def make_course(path: Path, extra_config: str = "") -> Path:

@@ -4,13 +4,13 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from course.data import make_mnist_path_absolute
+
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Kernels run in the notebook's folder, so a relative MNIST_PATH must be made absolute here.
-if os.environ.get("MNIST_PATH"):
-    os.environ["MNIST_PATH"] = str(Path(os.environ["MNIST_PATH"]).resolve())
+make_mnist_path_absolute()  # kernels run in each notebook's folder
 
 
 @pytest.fixture(scope="session")

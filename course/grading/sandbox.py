@@ -99,24 +99,22 @@ def remove_pids_cgroup(name: str) -> None:
         pass
 
 
+def apply_limits(memory_bytes: int, cpu_seconds: int, file_bytes: int) -> None:
+    """The memory, CPU and file caps of this process (inherited by what it starts or execs)."""
+    resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def sandbox_limits(sandbox: Sandbox):
-    """A preexec_fn applying the sandbox's memory, CPU and file caps to a child process."""
-
-    def apply():
-        resource.setrlimit(resource.RLIMIT_DATA, (sandbox.memory_bytes, sandbox.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (sandbox.cpu_seconds, sandbox.cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (sandbox.file_bytes, sandbox.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-    return apply
+    """A preexec_fn applying the sandbox's caps to a child process."""
+    return lambda: apply_limits(sandbox.memory_bytes, sandbox.cpu_seconds, sandbox.file_bytes)
 
 
 def launch(args: argparse.Namespace, kernel_cmd: list[str]) -> None:
     """Apply the caps to this process, then become bwrap (the caps are inherited by the kernel)."""
-    resource.setrlimit(resource.RLIMIT_DATA, (args.memory_bytes, args.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_seconds, args.cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_bytes, args.file_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    apply_limits(args.memory_bytes, args.cpu_seconds, args.file_bytes)
     if not _join_pids_cgroup(args.cgroup, args.max_processes):
         resource.setrlimit(resource.RLIMIT_NPROC, (args.max_processes, args.max_processes))
     command = bwrap_command(kernel_cmd, Path.cwd(), Path(args.runtime_dir), Path(args.course_root), args.tmp_bytes)
