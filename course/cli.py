@@ -59,14 +59,21 @@ def collect(assignment, archive, mapping, exchange):
     collect_module.main(assignment, archive, mapping, exchange, console=console)
 
 
-@main.command(help="Autograde every submission under submitted/<student>/ASSIGNMENT/, or one student's.")
+@main.command(help="Autograde every submission under submitted/<student>/ASSIGNMENT/, or one student's. "
+              "Submissions graded before and unchanged since keep their grade (a stopped run resumes).")
 @click.argument("assignment")
-@click.option("--student", help="Grade only this student.")
+@click.option("--student", help="Grade only this student (always regraded).")
+@click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once on this machine [default: the number of cores].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Grade on the workers of this Dask scheduler instead.")
+@click.option("--force", is_flag=True, help="Regrade every submission, changed or not.")
 @reports_course_errors
-def grade(assignment, student):
+def grade(assignment, student, workers, scheduler, force):
     from . import grade as grade_module
 
-    results = grade_module.main(assignment, student, console=console)
+    try:
+        results = grade_module.main(assignment, student, console=console, workers=workers, scheduler=scheduler, force=force)
+    except KeyboardInterrupt:
+        sys.exit(130)
     if any(not result.graded for result in results):
         sys.exit(1)
 

@@ -1,4 +1,4 @@
-"""`course grade`: autograde submitted/<student>/<assignment>/ through nbgrader, one student at a time.
+"""`course grade`: autograde submitted/<student>/<assignment>/ through nbgrader, several students at once.
 
 Scores go to nbgrader's gradebook. Each student gets one line saying what happened; a student's code
 failing is a result, not an error: the command exits non-zero only when the grader itself fails.
@@ -6,9 +6,12 @@ failing is a result, not an error: the command exits non-zero only when the grad
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .coursedir import CourseError, course_root, nbgrader_api
 from .grading.preprocessors import GRADING_STOPPED, VERIFICATION_FILE
+from .grading.cluster import GradingCluster
+from .grading.worker import WorkerNotReadyError, check_ready
 from .grading.sandbox import bwrap_available
+
+GRADED_MARKER = ".course-graded.json"
 
 
 @dataclass
@@ -32,8 +39,12 @@ class StudentResult:
     stopped: str | None = None  # why execution stopped early (kernel died, timeout)
     flagged: tuple[str, ...] = ()  # test cells where the kernel and the verification outside it disagreed
     grader_error: str | None = None
+    interrupted: bool = False  # the run stopped before this student was done
+    unchanged: bool = False  # graded by an earlier run from the same submission
 
     def describe(self) -> str:
+        if self.interrupted:
+            return "[yellow]not graded yet[/]: the run was stopped"
         if not self.graded:
             return f"[red]not graded[/]: {self.grader_error}"
         text = f"{self.score:g}/{self.max_score:g}"
@@ -43,6 +54,8 @@ class StudentResult:
             text += f"  failed {len(self.failed_tests)} test(s): {', '.join(self.failed_tests)}"
         else:
             text += "  [green]all tests passed[/]"
+        if self.unchanged:
+            text += "  (unchanged since graded)"
         if self.flagged:
             text += f"  [magenta]flagged[/]: the kernel's result was overruled on {', '.join(self.flagged)}"
         return text
@@ -114,11 +127,106 @@ def stopped_reason(autograded_dir: Path) -> str | None:
     return None
 
 
-def main(assignment: str, student: str | None = None, root: Path | None = None, console: Console | None = None) -> list[StudentResult]:
+def submission_digest(submission_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(submission_dir.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(submission_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def already_graded(api, root: Path, assignment: str, student: str) -> bool:
+    """Graded to the end by an earlier run, from the submission as it is now (an interrupted run resumes here)."""
+    marker = root / "autograded" / student / assignment / GRADED_MARKER
+    if not marker.is_file():
+        return False
+    if json.loads(marker.read_text()).get("submission") != submission_digest(root / "submitted" / student / assignment):
+        return False
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        try:
+            gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+    return True
+
+
+def split_pipeline(pipeline: list) -> tuple[list[str], list]:
+    """The configured autograde pipeline, cut after its execution stage (which runs on the workers)."""
+    from nbgrader.preprocessors import Execute
+    from traitlets.utils.importstring import import_item
+
+    from .grading.preprocessors import ExportArtifacts, TrustedVerification
+
+    classes = [import_item(item) if isinstance(item, str) else item for item in pipeline]
+    remote = [index for index, cls in enumerate(classes) if issubclass(cls, (ExportArtifacts, Execute, TrustedVerification))]
+    if not remote:
+        raise CourseError("c.Autograde.autograde_preprocessors in nbgrader_config.py has no execution step (Execute).")
+    cut = remote[-1] + 1
+    return [f"{cls.__module__}.{cls.__qualname__}" for cls in classes[:cut]], classes[cut:]
+
+
+def autograde(api, assignment: str, student: str) -> dict:
+    """nbgrader's autograde of one student (as ``NbGraderAPI.autograde``), logging to this student's log only."""
+    from nbgrader.converters import Autograde
+    from nbgrader.utils import capture_log
+
+    log = logging.getLogger(f"course.grade.{assignment}.{student}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    api.coursedir.assignment_id, api.coursedir.student_id = assignment, student
+    app = Autograde(coursedir=api.coursedir, parent=api, log=log)
+    app.force, app.create_student = True, True
+    return capture_log(app)
+
+
+def grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
+    """One student, in a thread of its own; nbgrader's steps hold the gradebook lock, the worker's do not."""
+    with cluster.gradebook_lock:
+        if cluster.stopping.is_set():
+            return StudentResult(student, False, interrupted=True)
+        api = nbgrader_api(root, **overrides)
+        outcome = autograde(api, assignment, student)
+        if cluster.stopping.is_set() and not outcome["success"]:
+            # nbgrader removed the partial notebook; no half-made score may stand in the gradebook either
+            with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+                try:
+                    gradebook.remove_submission(assignment, student)
+                except MissingEntry:
+                    pass
+            return StudentResult(student, False, interrupted=True)
+        if not outcome["success"]:
+            result = StudentResult(student, False, grader_error=grader_failure(outcome))
+            (root / "autograded").mkdir(exist_ok=True)
+            log_path = root / "autograded" / f"{student}.{assignment}.grading-error.log"
+            log_path.write_text(f"{outcome.get('error', '')}\n{outcome.get('log', '')}")
+            result.grader_error += f" (log: {log_path.relative_to(root)})"
+            return result
+        result = read_result(api, root, assignment, student)
+        marker = root / "autograded" / student / assignment / GRADED_MARKER
+        marker.write_text(json.dumps({"submission": submission_digest(root / "submitted" / student / assignment)}))
+        return result
+
+
+def main(
+    assignment: str,
+    student: str | None = None,
+    root: Path | None = None,
+    console: Console | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+) -> list[StudentResult]:
+    """Grade the class (or one student) on ``workers`` local processes, or on the Dask cluster at ``scheduler``.
+
+    Without ``force``, students graded to the end from an unchanged submission keep their grade (so a stopped
+    run resumes where it stopped); ``student`` is always regraded.
+    """
     console = console or Console()
     root = course_root(root)
     if not (root / "source" / assignment).is_dir():
         raise CourseError(f"No assignment '{assignment}' under {root / 'source'}.")
+    if workers is not None and workers < 1:
+        raise CourseError(f"--workers must be at least 1 (got {workers}).")
     students = submitted_students(root, assignment)
     if student is not None:
         if student not in students:
@@ -130,40 +238,92 @@ def main(assignment: str, student: str | None = None, root: Path | None = None, 
         raise CourseError(f"No submissions to grade: put them in {root / 'submitted'}/<student>/{assignment}/.")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
+    # nbgrader sets this around each student's autograde and deletes it after; with several students at once,
+    # one student's deletion would pull it from under another's (KeyError). Set for the whole run, it stays.
+    os.environ["NBGRADER_EXECUTION"] = "autograde"
     api = nbgrader_api(root)
-    if api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
+    if scheduler is None and api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
         raise CourseError(
             "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
             "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False "
             "c.ExportArtifacts.sandboxed = False in nbgrader_config.py to grade without one."
         )
+    if scheduler is None:
+        try:
+            check_ready(api.config)
+        except WorkerNotReadyError as error:
+            raise CourseError(str(error).replace("worker local", "this machine")) from None
     ensure_in_gradebook(api, assignment)
-    results = []
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"Grading {assignment}", total=len(students))
-        for name in students:
-            progress.update(task, description=f"Grading {assignment}: {name}")
-            outcome = api.autograde(assignment, name, force=True, create=True)
-            if outcome["success"]:
-                result = read_result(api, root, assignment, name)
-            else:
-                result = StudentResult(name, False, grader_error=grader_failure(outcome))
-                (root / "autograded").mkdir(exist_ok=True)
-                log_path = root / "autograded" / f"{name}.{assignment}.grading-error.log"
-                log_path.write_text(f"{outcome.get('error', '')}\n{outcome.get('log', '')}")
-                result.grader_error += f" (log: {log_path.relative_to(root)})"
+    stage, rest = split_pipeline(list(api.config.Autograde.autograde_preprocessors))
+    from .grading.preprocessors import ExecuteOnWorker
+
+    overrides = {"Autograde": {"autograde_preprocessors": [ExecuteOnWorker, *rest]}}
+
+    results: list[StudentResult] = []
+    pending = []
+    for name in students:
+        if not force and student is None and already_graded(api, root, assignment, name):
+            result = read_result(api, root, assignment, name)
+            result.unchanged = True
             console.print(f"{name}: {result.describe()}")
             results.append(result)
-            progress.advance(task)
+        else:
+            pending.append(name)
+
+    interrupted = False
+    if pending:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        try:
+            cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, stage, dict(api.config), root, len(pending))
+            cluster.__enter__()
+        except (OSError, TimeoutError) as error:
+            raise CourseError(f"Could not start grading workers: {error}") from None
+        try:
+            console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
+            with Progress(*columns, console=console, transient=True) as progress, \
+                    ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
+                task = progress.add_task(f"Grading {assignment}", total=len(pending))
+                futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
+                try:
+                    for future in as_completed(futures):
+                        result = future.result()
+                        if not result.interrupted:
+                            console.print(f"{result.student}: {result.describe()}")
+                        results.append(result)
+                        progress.advance(task)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
+                    cluster.stop()
+                    for future in futures:
+                        future.cancel()
+                    graded_now = {result.student for result in results}
+                    for future in futures:
+                        if not future.cancelled():
+                            result = future.result()
+                            if result.student not in graded_now:
+                                results.append(result)
+        finally:
+            cluster.__exit__(None, None, None)
+    summarize(console, assignment, results, students)
+    if interrupted:
+        raise KeyboardInterrupt
+    return results
+
+
+def summarize(console: Console, assignment: str, results: list[StudentResult], students: list[str]) -> None:
     graded = [result for result in results if result.graded]
+    unchanged = [result for result in graded if result.unchanged]
     stopped = [result for result in graded if result.stopped]
     flagged = [result for result in graded if result.flagged]
+    failed = [result for result in results if not result.graded and not result.interrupted]
+    waiting = len(students) - len(graded) - len(failed)
     console.print(
-        f"Graded {len(graded)} of {len(results)} submission(s) of {assignment}"
+        f"Graded {len(graded)} of {len(students)} submission(s) of {assignment}"
+        + (f" ({len(unchanged)} unchanged since their last grading)" if unchanged else "")
         + (f"; {len(stopped)} stopped early" if stopped else "")
         + (f"; {len(flagged)} flagged" if flagged else "")
-        + (f"; [red]{len(results) - len(graded)} could not be graded[/]" if len(graded) < len(results) else "")
+        + (f"; [red]{len(failed)} could not be graded[/]" if failed else "")
+        + (f"; [yellow]{waiting} not graded yet: run the same command again to resume[/]" if waiting else "")
         + ". Scores are in the gradebook; `course export` writes them to CSV."
     )
-    return results

@@ -250,3 +250,24 @@ class TrustedVerification(NbGraderPreprocessor):
                 cell.outputs = [error_output(VERIFICATION_FAILED, verdict["message"])]
         (workdir / VERIFICATION_FILE).write_text(json.dumps({"verdicts": verdicts, "disagreements": disagreements}, indent=1))
         return nb, resources
+
+
+class ExecuteOnWorker(NbGraderPreprocessor):
+    """The execution stage, sent to a grading worker: ``course grade`` puts this in place of ExportArtifacts,
+    ResilientExecute and TrustedVerification (see course.grading.cluster)."""
+
+    def preprocess(self, nb, resources):
+        from .cluster import active_cluster
+
+        workdir = Path(resources["metadata"]["path"])
+        name = resources["metadata"]["name"] + ".ipynb"
+        files = {
+            str(path.relative_to(workdir)): path.read_bytes()
+            for path in sorted(workdir.rglob("*"))
+            if path.is_file() and path.name != name
+        }
+        student, assignment = workdir.parent.name, workdir.name
+        outcome = active_cluster().execute(student, assignment, name, nbformat.writes(nb), files)
+        for relative, content in outcome.files.items():
+            (workdir / relative).write_bytes(content)
+        return nbformat.reads(outcome.notebook, as_version=4), resources

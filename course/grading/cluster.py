@@ -1,0 +1,134 @@
+"""The Dask side of `course grade`: where submissions execute, and the one lock on the gradebook.
+
+`course grade` runs nbgrader's autograde for several students at once, one thread each, in the coordinating
+process. Every thread holds ``gradebook_lock`` except while its submission executes on a worker, so nbgrader's
+own code (sanitizing, saving scores, late penalties) runs one student at a time and only this process writes the
+gradebook: no "database is locked" on SQLite, whatever the number of workers.
+
+Workers are a ``LocalCluster`` of single-threaded processes (the default), or those of a running scheduler
+(``--scheduler tcp://HOST:PORT``). A task carries the submission's bytes and returns the executed notebook,
+so workers need not share a filesystem with the coordinator. A worker that dies mid-task has its task re-run
+elsewhere by the scheduler (up to ``distributed.scheduler.allowed-failures`` times), then the student is
+reported as not graded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+
+from .worker import Job, Outcome, execute
+
+_active: GradingCluster | None = None
+RESULT_POLL_S = 0.5
+
+
+class GradingInterrupted(Exception):
+    """The run was stopped (Ctrl-C) while this submission was executing; it is graded on the next run."""
+
+
+class WorkerDiedError(RuntimeError):
+    """Workers died while executing this submission, as many times as the scheduler allows."""
+
+
+def active_cluster() -> GradingCluster:
+    if _active is None:
+        raise RuntimeError("ExecuteOnWorker runs only inside `course grade` (course.grading.cluster.GradingCluster).")
+    return _active
+
+
+class GradingCluster:
+    def __init__(self, workers: int | None, scheduler: str | None, stage: list[str], config, course_root: Path, tasks: int):
+        self.workers, self.scheduler = workers, scheduler
+        self.stage, self.config, self.course_root = stage, config, course_root
+        self.tasks = tasks
+        self.gradebook_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.cluster = self.client = None
+        self.outcomes: list[tuple[str, Outcome]] = []
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def __enter__(self) -> GradingCluster:
+        global _active
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout="20s")
+            except OSError as error:
+                raise ConnectionError(f"Could not reach the Dask scheduler at {self.scheduler}: {error}") from None
+            self.client.wait_for_workers(1, timeout=60)
+        else:
+            # memory_limit=0: the sandbox caps each kernel; Dask must not kill a worker for what its kernel uses
+            self.cluster = LocalCluster(
+                n_workers=min(self.workers, self.tasks), threads_per_worker=1, processes=True, memory_limit=0,
+                dashboard_address=None, silence_logs=logging.CRITICAL,
+            )
+            self.client = Client(self.cluster)
+        self.threads_per_kernel = self._threads_per_kernel()
+        _active = self
+        return self
+
+    def __exit__(self, *exc):
+        global _active
+        _active = None
+        try:
+            self.client.close(timeout=10)
+        finally:
+            if self.cluster is not None:
+                self.cluster.close(timeout=10)
+
+    def _threads_per_kernel(self) -> dict[str, int]:
+        """Cores of each worker host shared among the tasks it runs at once (the local host's cores are known)."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        slots = Counter()
+        for worker in workers:
+            slots[worker["host"]] += worker["nthreads"]
+        cores = os.cpu_count() or 1
+        return {host: max(1, cores // count) for host, count in slots.items()}
+
+    @property
+    def slots(self) -> int:
+        return sum(worker["nthreads"] for worker in self.client.scheduler_info(n_workers=-1)["workers"].values())
+
+    def describe(self) -> str:
+        count = len(self.client.scheduler_info(n_workers=-1)["workers"])
+        where = f"the Dask cluster at {self.scheduler}" if self.scheduler else "this machine"
+        return f"{count} worker(s) on {where}"
+
+    def stop(self) -> None:
+        """Ctrl-C: every waiting thread gives up its submission (nbgrader then removes its partial work)."""
+        self.stopping.set()
+
+    # --- one notebook --------------------------------------------------------------------------
+    def execute(self, student: str, assignment: str, notebook_name: str, notebook: str, files: dict[str, bytes]) -> Outcome:
+        """Called by ExecuteOnWorker while its thread holds the gradebook lock; releases it while the worker runs."""
+        job = Job(student, assignment, notebook_name, notebook, files, self.stage, self.config,
+                  str(self.course_root), self.threads_per_kernel)
+        from distributed import TimeoutError as DaskTimeout
+        from distributed.scheduler import KilledWorker
+
+        self.gradebook_lock.release()
+        try:
+            if self.stopping.is_set():
+                raise GradingInterrupted(student)
+            future = self.client.submit(execute, job, key=f"grade-{assignment}-{student}-{Path(notebook_name).stem}", pure=False)
+            try:
+                while True:
+                    if self.stopping.is_set():
+                        future.cancel()
+                        raise GradingInterrupted(student)
+                    try:
+                        outcome = future.result(timeout=RESULT_POLL_S)
+                        break
+                    except (DaskTimeout, TimeoutError):
+                        continue
+            except KilledWorker as error:
+                raise WorkerDiedError(f"the workers grading it died ({error})") from None
+        finally:
+            self.gradebook_lock.acquire()
+        self.outcomes.append((student, outcome))
+        return outcome

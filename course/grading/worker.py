@@ -1,0 +1,143 @@
+"""What a grading worker does with one submission: execute it and verify it, touching no gradebook.
+
+`course grade` (the coordinator) runs nbgrader's autograde itself, and at the execution step ships the sanitized
+notebook and the submission's other files here as bytes, so workers need no filesystem in common with it. The
+worker runs the execution stage of the configured pipeline (ExportArtifacts, ResilientExecute,
+TrustedVerification) in a private folder and returns the executed notebook and the verification record;
+the coordinator writes the gradebook. Student code runs only in sandboxed kernels and harnesses, as always.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .preprocessors import VERIFICATION_FILE
+
+THREADING_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")
+RETURNED_FILES = (VERIFICATION_FILE,)
+
+
+class WorkerNotReadyError(RuntimeError):
+    """The worker machine cannot grade (no bubblewrap, no MNIST); no student's fault, so no student's score."""
+
+
+@dataclass
+class Job:
+    student: str
+    assignment: str
+    notebook_name: str
+    notebook: str  # the sanitized notebook, as JSON
+    files: dict[str, bytes]  # the submission's other files, by path relative to the notebook's folder
+    stage: list[str]  # dotted names of the preprocessors to run, in order
+    config: dict  # the course's nbgrader config (traitlets Config)
+    course_root: str  # the coordinator's course directory, hidden from kernels if this machine has it
+    threads_per_kernel: dict[str, int] = field(default_factory=dict)  # worker host -> threads for each kernel
+
+
+@dataclass
+class Outcome:
+    notebook: str
+    files: dict[str, bytes]
+    worker: str
+    seconds: float
+    peak_memory_bytes: int  # the worker process and everything it started (kernel, harness, verifier)
+
+
+def _class(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _worker_host() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except ValueError:  # not on a Dask worker (a direct call)
+        return "local"
+
+
+def check_ready(config) -> None:
+    sandboxed = config.get("ResilientExecute", {}).get("sandboxed", True)
+    if sandboxed and shutil.which("bwrap") is None:
+        raise WorkerNotReadyError(f"worker {_worker_host()} has no bubblewrap (bwrap): install it there (apt-get install bubblewrap)")
+    from course.data import MNIST_PATH_ENV
+
+    # kernels have no network and a private home: they read MNIST from $MNIST_PATH only
+    path = os.environ.get(MNIST_PATH_ENV)
+    if not path or not os.path.isfile(path):
+        raise WorkerNotReadyError(
+            f"worker {_worker_host()} has no MNIST file: start it with {MNIST_PATH_ENV} set to an absolute path to "
+            f"mnist.npz (now: {path or 'unset'})"
+        )
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and its descendants, twice a second."""
+
+    def __init__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        me = psutil.Process()
+        while not self._stop.wait(0.5):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def execute(job: Job) -> Outcome:
+    """Run the execution stage on one notebook of one submission (the Dask task)."""
+    import nbformat
+    from nbgrader.utils import setenv
+    from traitlets.config import Config
+
+    started = time.perf_counter()
+    config = Config(job.config)
+    check_ready(config)
+    host = _worker_host()
+    threads = job.threads_per_kernel.get(host.rpartition(":")[0], job.threads_per_kernel.get("*"))
+    if threads:
+        # kernels inherit these: N workers with cores/N threads each do not fight over the cores
+        os.environ.update({name: str(threads) for name in THREADING_VARIABLES})
+        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
+        workdir = Path(tmp) / job.student / job.assignment
+        workdir.mkdir(parents=True)
+        for relative, content in job.files.items():
+            target = workdir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        if not Path(job.course_root).is_dir():
+            config.Sandbox.course_root = tmp  # this machine has no copy of the course to hide
+        nb = nbformat.reads(job.notebook, as_version=4)
+        name = Path(job.notebook_name).stem
+        resources = {"metadata": {"path": str(workdir), "name": name}, "unique_key": name, "output_files_dir": f"{name}_files"}
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            for dotted in job.stage:
+                nb, resources = _class(dotted)(config=config)(nb, resources)
+        returned = {name: (workdir / name).read_bytes() for name in RETURNED_FILES if (workdir / name).is_file()}
+        notebook = nbformat.writes(nb)
+    return Outcome(notebook, returned, host, time.perf_counter() - started, memory.peak)
