@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,13 @@ def autograde(api, assignment: str, student: str) -> dict:
 
 def grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
     """One student, in a thread of its own; nbgrader's steps hold the gradebook lock, the worker's do not."""
+    try:
+        return _grade_student(cluster, root, assignment, student, overrides)
+    except Exception as error:  # a fault of the grader's: report it with this student, grade the others
+        return StudentResult(student, False, grader_error=f"{type(error).__name__}: {error}")
+
+
+def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
     with cluster.gradebook_lock:
         if cluster.stopping.is_set():
             return StudentResult(student, False, interrupted=True)
@@ -238,9 +246,6 @@ def main(
         raise CourseError(f"No submissions to grade: put them in {root / 'submitted'}/<student>/{assignment}/.")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
-    # nbgrader sets this around each student's autograde and deletes it after; with several students at once,
-    # one student's deletion would pull it from under another's (KeyError). Set for the whole run, it stays.
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
     api = nbgrader_api(root)
     if scheduler is None and api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
         raise CourseError(
@@ -272,43 +277,71 @@ def main(
 
     interrupted = False
     if pending:
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        try:
-            cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, stage, dict(api.config), root, len(pending))
-            cluster.__enter__()
-        except (OSError, TimeoutError) as error:
-            raise CourseError(f"Could not start grading workers: {error}") from None
-        try:
-            console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
-            with Progress(*columns, console=console, transient=True) as progress, \
-                    ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
-                task = progress.add_task(f"Grading {assignment}", total=len(pending))
-                futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
-                try:
-                    for future in as_completed(futures):
-                        result = future.result()
-                        if not result.interrupted:
-                            console.print(f"{result.student}: {result.describe()}")
-                        results.append(result)
-                        progress.advance(task)
-                except KeyboardInterrupt:
-                    interrupted = True
-                    console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
-                    cluster.stop()
-                    for future in futures:
-                        future.cancel()
-                    graded_now = {result.student for result in results}
-                    for future in futures:
-                        if not future.cancelled():
-                            result = future.result()
-                            if result.student not in graded_now:
-                                results.append(result)
-        finally:
-            cluster.__exit__(None, None, None)
+        with environment_kept_for_the_run():
+            interrupted = grade_pending(console, root, assignment, pending, workers, scheduler, stage, api, overrides, results)
     summarize(console, assignment, results, students)
     if interrupted:
         raise KeyboardInterrupt
     return results
+
+
+@contextmanager
+def environment_kept_for_the_run():
+    """nbgrader 0.9.6's ``utils.setenv`` looks the old value up by the new one (``os.environ.get(value)``), so it
+    deletes NBGRADER_EXECUTION after every student; with students graded at once, one deletion pulls it from under
+    another (KeyError). For the run, its variables are set and left set, and restored at the end."""
+    import nbgrader.utils
+
+    saved, original = dict(os.environ), nbgrader.utils.setenv
+
+    @contextmanager
+    def setenv(**variables):
+        os.environ.update(variables)
+        yield
+
+    nbgrader.utils.setenv = setenv
+    try:
+        yield
+    finally:
+        nbgrader.utils.setenv = original
+        for name in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING"):
+            if name in saved:
+                os.environ[name] = saved[name]
+            else:
+                os.environ.pop(name, None)
+
+
+def grade_pending(console, root, assignment, pending, workers, scheduler, stage, api, overrides, results) -> bool:
+    """Grade ``pending`` students at once, appending to ``results``; True when stopped by Ctrl-C."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, stage, dict(api.config), root, len(pending))
+    try:
+        cluster.__enter__()
+    except (OSError, TimeoutError) as error:
+        raise CourseError(f"Could not start the grading workers: {error}") from None
+    try:
+        console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
+        with Progress(*columns, console=console, transient=True) as progress, \
+                ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
+            task = progress.add_task(f"Grading {assignment}", total=len(pending))
+            futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
+            try:
+                for future in as_completed(futures):
+                    result = future.result()
+                    console.print(f"{result.student}: {result.describe()}")
+                    results.append(result)
+                    progress.advance(task)
+            except KeyboardInterrupt:
+                console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
+                cluster.stop()
+                reported = {result.student for result in results}
+                for future in futures:
+                    if not future.cancel() and future.result().student not in reported:
+                        results.append(future.result())
+                return True
+    finally:
+        cluster.__exit__(None, None, None)
+    return False
 
 
 def summarize(console: Console, assignment: str, results: list[StudentResult], students: list[str]) -> None:

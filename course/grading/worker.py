@@ -76,8 +76,8 @@ def check_ready(config) -> None:
     path = os.environ.get(MNIST_PATH_ENV)
     if not path or not os.path.isfile(path):
         raise WorkerNotReadyError(
-            f"worker {_worker_host()} has no MNIST file: start it with {MNIST_PATH_ENV} set to an absolute path to "
-            f"mnist.npz (now: {path or 'unset'})"
+            f"worker {_worker_host()} has no MNIST file: set {MNIST_PATH_ENV} in its environment to the absolute path "
+            f"of mnist.npz (now: {path or 'unset'})"
         )
 
 
