@@ -56,20 +56,24 @@ def run_course(course: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
-def cell_scores(course: Path, student: str) -> dict[str, float]:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "mnist-cnn") as gradebook:
+def gradebook_url(course: Path, db_url: str | None = None) -> str:
+    return db_url or f"sqlite:///{course / 'gradebook.db'}"
+
+
+def cell_scores(course: Path, student: str, db_url: str | None = None) -> dict[str, float]:
+    with Gradebook(gradebook_url(course, db_url), "mnist-cnn") as gradebook:
         submission = gradebook.find_submission(ASSIGNMENT, student)
         return {grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades}
 
 
-def assert_golden(course: Path, student: str, fixture: str) -> None:
+def assert_golden(course: Path, student: str, fixture: str, db_url: str | None = None) -> None:
     expected = EXPECTED[fixture]
-    scores = cell_scores(course, student)
+    scores = cell_scores(course, student, db_url)
     zero = set(scores) if expected["zero"] == "all" else set(expected["zero"])
     wrong = {cell: score for cell, score in scores.items() if (score == 0) != (cell in zero)}
     assert not wrong, f"{fixture}: these test cells scored other than golden (0 expected for {sorted(zero)}): {wrong}"
     assert sum(scores.values()) == expected["total"]
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "mnist-cnn") as gradebook:
+    with Gradebook(gradebook_url(course, db_url), "mnist-cnn") as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, student).max_score == expected["max_score"]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from collections import Counter
 from pathlib import Path
@@ -57,16 +58,22 @@ class GradingCluster:
 
         if self.scheduler:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout="10s")
             except OSError as error:
                 raise ConnectionError(f"Could not reach the Dask scheduler at {self.scheduler}: {error}") from None
             self.client.wait_for_workers(1, timeout=60)
         else:
-            # memory_limit=0: the sandbox caps each kernel; Dask must not kill a worker for what its kernel uses
-            self.cluster = LocalCluster(
-                n_workers=min(self.workers, self.tasks), threads_per_worker=1, processes=True, memory_limit=0,
-                dashboard_address=None, silence_logs=logging.CRITICAL,
-            )
+            # memory_limit=0: the sandbox caps each kernel; Dask must not kill a worker for what its kernel uses.
+            # The workers start with Ctrl-C ignored (an inherited SIG_IGN survives Python's start-up): it is for
+            # the coordinator, which stops them in order instead of having each die with a traceback.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                self.cluster = LocalCluster(
+                    n_workers=min(self.workers, self.tasks), threads_per_worker=1, processes=True, memory_limit=0,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
+                )
+            finally:
+                signal.signal(signal.SIGINT, previous)
             self.client = Client(self.cluster)
         self.threads_per_kernel = self._threads_per_kernel()
         _active = self

@@ -1,0 +1,182 @@
+"""Grading a class at once: a real Dask scheduler and workers, a worker killed mid-run, Ctrl-C, and a PostgreSQL
+gradebook shared by two graders. Every run is the real `course grade` in a throwaway course directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+from nbgrader.api import Gradebook, MissingEntry
+
+from conftest import ASSIGNMENT, assert_golden, gradebook_url, make_course, run_course, submit
+from postgres import postgres_server
+
+COURSE = [sys.executable, "-m", "course"]
+TRAINING_FIXTURES = ("passes_all", "fails_conv_metrics_epochs_evaluate")
+
+
+@contextmanager
+def dask_cluster(folder: Path, workers: int):
+    """`dask scheduler` and `dask worker` processes on loopback, each in a folder of its own (not the course)."""
+    folder.mkdir()
+    scheduler_file = folder / "scheduler.json"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    processes = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.is_file() or not scheduler_file.read_text().strip():
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        named = {}
+        for index in range(workers):
+            home = folder / f"worker{index}"
+            home.mkdir()
+            named[f"w{index}"] = subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--name", f"w{index}", "--nthreads", "1",
+                 "--no-nanny", "--memory-limit", "0", "--no-dashboard", "--local-directory", str(home)],
+                cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            processes.append(named[f"w{index}"])
+        yield address, named
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait()
+
+
+def read_lines_in_background(process: subprocess.Popen) -> list[str]:
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True).start()
+    return lines
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def gradebook_rows(course: Path, db_url: str | None = None) -> tuple[int, int]:
+    """(submissions, grades) for the assignment: re-grading must add neither."""
+    with Gradebook(gradebook_url(course, db_url), "mnist-cnn") as gradebook:
+        submissions = gradebook.assignment_submissions(ASSIGNMENT)
+        return len(submissions), sum(len(notebook.grades) for submission in submissions for notebook in submission.notebooks)
+
+
+def test_dask_scheduler_grades_the_class_and_a_killed_worker_loses_no_grade(tmp_path):
+    course = make_course(tmp_path / "course")
+    fixtures = [*TRAINING_FIXTURES, "untouched_release"]
+    for fixture in fixtures:
+        submit(course, fixture)
+    from distributed import Client
+
+    with dask_cluster(tmp_path / "dask", workers=2) as (address, workers):
+        grading = subprocess.Popen([*COURSE, "grade", ASSIGNMENT, "--scheduler", address], cwd=course, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+        lines = read_lines_in_background(grading)
+        with Client(address) as client:
+            def holder_of_passes_all():
+                for worker, keys in client.processing().items():
+                    if any("passes_all" in str(key) for key in keys):
+                        return client.scheduler_info(n_workers=-1)["workers"][worker]["name"]
+                return None
+
+            wait_for(lambda: holder_of_passes_all() is not None, 240, "a worker to take passes_all")
+            time.sleep(20)  # into the student's training
+            victim = holder_of_passes_all()
+            assert victim is not None, "passes_all finished before the worker could be killed: kill sooner"
+            workers[victim].kill()
+        grading.wait(timeout=1200)
+        time.sleep(0.5)
+        output = "".join(lines)
+        assert grading.returncode == 0, output
+    assert "on the Dask cluster at" in output
+    for fixture in fixtures:
+        assert_golden(course, fixture, fixture)
+    assert gradebook_rows(course) == (3, 60)
+
+    again = run_course(course, "grade", ASSIGNMENT)
+    assert "(3 unchanged since their last grading)" in again.stdout, again.stdout
+    regrade = run_course(course, "grade", ASSIGNMENT, "--student", "untouched_release")
+    assert "untouched_release: 0/21" in regrade.stdout
+    for fixture in fixtures:
+        assert_golden(course, fixture, fixture)
+    assert gradebook_rows(course) == (3, 60), "re-grading added rows to the gradebook"
+
+
+def test_ctrl_c_keeps_finished_grades_and_the_next_run_resumes(tmp_path):
+    course = make_course(tmp_path / "course")
+    fast = ["untouched_release", "kernel_dies_in_train_model"]
+    for fixture in [*fast, "passes_all"]:
+        submit(course, fixture)
+    # its own session, so that the SIGINT below reaches every process of the run, as Ctrl-C in a terminal does
+    grading = subprocess.Popen([*COURSE, "grade", ASSIGNMENT, "--workers", "2"], cwd=course, text=True, start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+    lines = read_lines_in_background(grading)
+    wait_for(lambda: all(any(line.startswith(f"{name}:") for line in lines) for name in fast), 300, "the two quick submissions")
+    descendants = psutil.Process(grading.pid).children(recursive=True)
+    os.killpg(grading.pid, signal.SIGINT)
+    grading.wait(timeout=120)
+    time.sleep(0.5)
+    output = "".join(lines)
+    assert grading.returncode == 130, output
+    assert "Interrupted" in output and "run the same command again to resume" in output, output
+    assert "Traceback" not in output, output
+    wait_for(lambda: not any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE for process in descendants),
+             30, "the run's workers and kernels to end")
+
+    for fixture in fast:
+        assert_golden(course, fixture, fixture)
+    with Gradebook(gradebook_url(course), "mnist-cnn") as gradebook, pytest.raises(MissingEntry):
+        gradebook.find_submission(ASSIGNMENT, "passes_all")  # no half-made score
+    assert not (course / "autograded" / "passes_all" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
+
+    resumed = run_course(course, "grade", ASSIGNMENT)
+    assert "(2 unchanged since their last grading)" in resumed.stdout, resumed.stdout
+    assert "passes_all: 21/21" in resumed.stdout
+    for fixture in [*fast, "passes_all"]:
+        assert_golden(course, fixture, fixture)
+    assert gradebook_rows(course) == (3, 60)
+
+
+def test_postgresql_gradebook_shared_by_two_graders_at_once(tmp_path):
+    with postgres_server() as db_url:
+        course = make_course(tmp_path / "course", f"c.CourseDirectory.db_url = {db_url!r}")
+        students = {"ada": "untouched_release", "grace": "kernel_dies_in_train_model", "alan": "untouched_release"}
+        for student, fixture in students.items():
+            submit(course, fixture, student)
+        run_course(course, "grade", ASSIGNMENT, "--student", "ada")
+        graders = [subprocess.Popen([*COURSE, "grade", ASSIGNMENT, "--student", student, "--workers", "1"], cwd=course,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for student in ("grace", "alan")]
+        for grader in graders:
+            output, _ = grader.communicate(timeout=600)
+            assert grader.returncode == 0, output
+        for student, fixture in students.items():
+            assert_golden(course, student, fixture, db_url)
+        run_course(course, "export", ASSIGNMENT, "-o", "grades.csv")
+        with open(course / "grades.csv") as table:
+            totals = {row["student"]: float(row["total"]) for row in csv.DictReader(table)}
+        assert gradebook_rows(course, db_url) == (3, 60)
+    assert totals == {"ada": 0.0, "alan": 0.0, "grace": 16.0}
+    assert not (course / "gradebook.db").exists(), "the SQLite default was used instead of PostgreSQL"
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    course = make_course(tmp_path / "course")
+    submit(course, "untouched_release")
+    result = run_course(course, "grade", ASSIGNMENT, "--scheduler", "tcp://127.0.0.1:9", check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Could not reach the Dask scheduler at tcp://127.0.0.1:9" in result.stdout
