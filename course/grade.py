@@ -211,7 +211,13 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
             return result
         result = read_result(api, root, assignment, student)
         marker = root / "autograded" / student / assignment / GRADED_MARKER
-        marker.write_text(json.dumps({"submission": submission_digest(root / "submitted" / student / assignment)}))
+        executions = [
+            {"notebook": outcome.notebook_name, "worker": outcome.worker, "seconds": round(outcome.seconds, 2),
+             "peak_memory_bytes": outcome.peak_memory_bytes}
+            for name, outcome in cluster.outcomes if name == student
+        ]
+        marker.write_text(json.dumps({"submission": submission_digest(root / "submitted" / student / assignment),
+                                      "executions": executions}, indent=1))
         return result
 
 

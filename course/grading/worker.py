@@ -45,6 +45,7 @@ class Job:
 
 @dataclass
 class Outcome:
+    notebook_name: str
     notebook: str
     files: dict[str, bytes]
     worker: str
@@ -140,4 +141,4 @@ def execute(job: Job) -> Outcome:
                 nb, resources = _class(dotted)(config=config)(nb, resources)
         returned = {name: (workdir / name).read_bytes() for name in RETURNED_FILES if (workdir / name).is_file()}
         notebook = nbformat.writes(nb)
-    return Outcome(notebook, returned, host, time.perf_counter() - started, memory.peak)
+    return Outcome(job.notebook_name, notebook, returned, host, time.perf_counter() - started, memory.peak)
