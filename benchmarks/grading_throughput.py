@@ -85,6 +85,8 @@ def main():
     make_mnist_path_absolute()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     python = sys.executable
+    # nbgrader runs its environment's `alembic`, which is on PATH only when the virtualenv is activated
+    os.environ["PATH"] = os.path.dirname(python) + os.pathsep + os.environ.get("PATH", "")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         plain = make_course(tmp / "plain", count, plain=True)

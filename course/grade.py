@@ -212,9 +212,9 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
         result = read_result(api, root, assignment, student)
         marker = root / "autograded" / student / assignment / GRADED_MARKER
         executions = [
-            {"notebook": outcome.notebook_name, "worker": outcome.worker, "seconds": round(outcome.seconds, 2),
-             "peak_memory_bytes": outcome.peak_memory_bytes}
-            for name, outcome in cluster.outcomes if name == student
+            {"notebook": execution.notebook_name, "worker": execution.worker, "seconds": round(execution.seconds, 2),
+             "peak_memory_bytes": execution.peak_memory_bytes}
+            for name, execution in cluster.outcomes if name == student
         ]
         marker.write_text(json.dumps({"submission": submission_digest(root / "submitted" / student / assignment),
                                       "executions": executions}, indent=1))

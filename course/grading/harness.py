@@ -22,7 +22,6 @@ import traceback
 import warnings
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
 from course.grading.reference import solution_code
@@ -63,11 +62,14 @@ def harness_inputs():
 
 def student_namespace(notebook_path: Path) -> dict:
     namespace: dict = {"__name__": "__main__"}
-    for cell in nbformat.read(notebook_path, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and (meta.get("solution") or meta.get("grade_id") == SETUP_CELL):
+    # plain JSON, not nbformat: nbformat's schema validation imports jsonschema's format checkers, whose grammars
+    # take seconds to compile in every harness process
+    for cell in json.loads(notebook_path.read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") == SETUP_CELL):
             try:
-                exec(compile(solution_code(cell.source), meta.get("grade_id", "cell"), "exec"), namespace)
+                exec(compile(solution_code(source), meta.get("grade_id", "cell"), "exec"), namespace)
             except BaseException:  # a broken cell leaves its function undefined; later ones may still work
                 traceback.print_exc()
     return namespace
