@@ -54,9 +54,8 @@ def main(root: Path | None = None, console: Console | None = None):
     place_examples(root)
     for student, example in EXAMPLE_SUBMISSIONS.items():
         console.print(f"{student}: {EXAMPLES_DIR / example}.ipynb -> submitted/{student}/{ASSIGNMENT}/")
-    console.rule("3. Autograde (each submission trains its CNN: about a minute each)")
-    for student in EXAMPLE_SUBMISSIONS:
-        grade.main(ASSIGNMENT, student, root=root, console=console)
+    console.rule("3. Autograde, one submission per core at once (each trains its CNN: about a minute each)")
+    grade.main(ASSIGNMENT, list(EXAMPLE_SUBMISSIONS), root=root, console=console)
     console.rule("4. Feedback, grade CSV and class report")
     feedback.main(ASSIGNMENT, root=root, console=console)
     table = export.main(ASSIGNMENT, root / export.DEFAULT_OUTPUT, root=root, console=console)

@@ -223,7 +223,7 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
 
 def main(
     assignment: str,
-    student: str | None = None,
+    student: str | list[str] | None = None,
     root: Path | None = None,
     console: Console | None = None,
     workers: int | None = None,
@@ -233,7 +233,7 @@ def main(
     """Grade the class (or one student) on ``workers`` local processes, or on the Dask cluster at ``scheduler``.
 
     Without ``force``, students graded to the end from an unchanged submission keep their grade (so a stopped
-    run resumes where it stopped); ``student`` is always regraded.
+    run resumes where it stopped); students named in ``student`` (one, or a list) are always regraded.
     """
     console = console or Console()
     root = course_root(root)
@@ -243,11 +243,11 @@ def main(
         raise CourseError(f"--workers must be at least 1 (got {workers}).")
     students = submitted_students(root, assignment)
     if student is not None:
-        if student not in students:
-            raise CourseError(
-                f"No submission for student '{student}': expected {root / 'submitted' / student / assignment}/."
-            )
-        students = [student]
+        named = [student] if isinstance(student, str) else list(student)
+        for name in named:
+            if name not in students:
+                raise CourseError(f"No submission for student '{name}': expected {root / 'submitted' / name / assignment}/.")
+        students = named
     if not students:
         raise CourseError(f"No submissions to grade: put them in {root / 'submitted'}/<student>/{assignment}/.")
 

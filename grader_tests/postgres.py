@@ -41,7 +41,7 @@ def postgres_server(database: str = "gradebook"):
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     port = free_port()
-    run = lambda *command: subprocess.run(_as_server_user(list(command)), check=True, capture_output=True, text=True)  # noqa: E731
+    run = lambda *command: subprocess.run(_as_server_user(list(command)), check=True, capture_output=True, text=True)
     try:
         run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "start", "-o",

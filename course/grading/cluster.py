@@ -15,7 +15,6 @@ reported as not graded.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections import Counter
@@ -75,7 +74,7 @@ class GradingCluster:
             finally:
                 signal.signal(signal.SIGINT, previous)
             self.client = Client(self.cluster)
-        self.threads_per_kernel = self._threads_per_kernel()
+        self.slots_per_host = self._slots_per_host()
         _active = self
         return self
 
@@ -88,14 +87,12 @@ class GradingCluster:
             if self.cluster is not None:
                 self.cluster.close(timeout=10)
 
-    def _threads_per_kernel(self) -> dict[str, int]:
-        """Cores of each worker host shared among the tasks it runs at once (the local host's cores are known)."""
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
-        slots = Counter()
-        for worker in workers:
+    def _slots_per_host(self) -> dict[str, int]:
+        """How many tasks each worker host runs at once; each of its kernels gets its cores / that many threads."""
+        slots: Counter = Counter()
+        for worker in self.client.scheduler_info(n_workers=-1)["workers"].values():
             slots[worker["host"]] += worker["nthreads"]
-        cores = os.cpu_count() or 1
-        return {host: max(1, cores // count) for host, count in slots.items()}
+        return dict(slots)
 
     @property
     def slots(self) -> int:
@@ -114,7 +111,7 @@ class GradingCluster:
     def execute(self, student: str, assignment: str, notebook_name: str, notebook: str, files: dict[str, bytes]) -> Outcome:
         """Called by ExecuteOnWorker while its thread holds the gradebook lock; releases it while the worker runs."""
         job = Job(student, assignment, notebook_name, notebook, files, self.stage, self.config,
-                  str(self.course_root), self.threads_per_kernel)
+                  str(self.course_root), self.slots_per_host)
         from distributed import TimeoutError as DaskTimeout
         from distributed.scheduler import KilledWorker
 

@@ -22,7 +22,6 @@ import psutil
 
 from .preprocessors import VERIFICATION_FILE
 
-THREADING_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS")
 RETURNED_FILES = (VERIFICATION_FILE,)
 
 
@@ -40,7 +39,7 @@ class Job:
     stage: list[str]  # dotted names of the preprocessors to run, in order
     config: dict  # the course's nbgrader config (traitlets Config)
     course_root: str  # the coordinator's course directory, hidden from kernels if this machine has it
-    threads_per_kernel: dict[str, int] = field(default_factory=dict)  # worker host -> threads for each kernel
+    slots_per_host: dict[str, int] = field(default_factory=dict)  # worker host -> tasks it runs at once
 
 
 @dataclass
@@ -119,10 +118,11 @@ def execute(job: Job) -> Outcome:
     config = Config(job.config)
     check_ready(config)
     host = _worker_host()
-    threads = job.threads_per_kernel.get(host.rpartition(":")[0], job.threads_per_kernel.get("*"))
-    if threads:
-        # kernels inherit these: N workers with cores/N threads each do not fight over the cores
-        os.environ.update({name: str(threads) for name in THREADING_VARIABLES})
+    slots = job.slots_per_host.get(host.partition("://")[2].rpartition(":")[0])
+    if slots:
+        # kernels inherit these: N tasks at once with cores/N threads each do not fight over this host's cores
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(max(1, (os.cpu_count() or 1) // slots))
+        # one op at a time: this network is too small for parallel ops to pay (measured: benchmarks/)
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
         workdir = Path(tmp) / job.student / job.assignment
