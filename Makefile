@@ -34,6 +34,8 @@ benchmark: setup
 	$(BIN)/python benchmarks/selfcheck_speed.py
 	$(BIN)/python benchmarks/student_memory.py
 	$(BIN)/python benchmarks/grading_overhead.py
+	$(BIN)/python benchmarks/grading_throughput.py
+	$(BIN)/python benchmarks/kernel_threads.py
 
 clean:
 	rm -rf $(VENV) build autograded/*/ feedback submitted gradebook.db grades.csv

@@ -2,7 +2,8 @@
 
 Each class is one step, configured into the pipeline by nbgrader_config.py:
 - autograde: ``ExportArtifacts`` runs before nbgrader's execution step, which ``ResilientExecute`` replaces;
-  ``TrustedVerification`` and ``StderrDoesNotScore`` run before ``SaveAutoGrades``;
+  ``TrustedVerification`` and ``StderrDoesNotScore`` run before ``SaveAutoGrades``; `course grade` sends the
+  first three to a worker through ``ExecuteOnWorker`` (course.grading.cluster);
 - feedback: nbgrader's ``ClearHiddenTests`` and ``FailedTestsAsMessages`` run before the HTML export.
 """
 
