@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from course.data import make_mnist_path_absolute
+from measure import time_bare_nbclient
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "mnist_cnn"
@@ -46,16 +47,6 @@ def make_course(path: Path, extra_config: str = "") -> Path:
     return path
 
 
-def time_bare(workdir: Path) -> float:
-    from course.execute import execute_notebook
-
-    notebook = workdir / f"{ASSIGNMENT}.ipynb"
-    shutil.copy(SUBMISSION, notebook)
-    started = time.perf_counter()
-    execute_notebook(notebook)
-    return time.perf_counter() - started
-
-
 def time_grade(course: Path) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--student", "reference"], cwd=course, check=True, capture_output=True)
@@ -76,7 +67,7 @@ def main():
         for folder in (course, plain):
             subprocess.run([sys.executable, "-m", "course", "release", ASSIGNMENT], cwd=folder, check=True, capture_output=True)
         for round_number in range(1, args.rounds + 1):
-            bare.append(time_bare(Path(tmp) / "bare"))
+            bare.append(time_bare_nbclient(SUBMISSION, Path(tmp) / "bare"))
             graded.append(time_grade(course))
             unverified.append(time_grade(plain))
             print(f"round {round_number}: bare nbclient {bare[-1]:.1f} s, course grade {graded[-1]:.1f} s, "

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from course.data import make_mnist_path_absolute
+from measure import time_bare_nbclient
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "mnist_cnn"
@@ -56,16 +57,6 @@ def make_course(path: Path, students: int, plain: bool) -> Path:
 def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
     subprocess.run(command, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
-def time_bare(workdir: Path) -> float:
-    from course.execute import execute_notebook
-
-    notebook = workdir / f"{ASSIGNMENT}.ipynb"
-    shutil.copy(SUBMISSION, notebook)
-    started = time.perf_counter()
-    execute_notebook(notebook)
     return time.perf_counter() - started
 
 
@@ -104,7 +95,7 @@ def main():
             subprocess.run([python, "-m", "course", "release", ASSIGNMENT], cwd=courses[way], check=True, capture_output=True)
         # interleaved, so that the machine's drift (this VM slows under sustained load) hits every way alike
         for round_number in range(1, args.rounds + 1):
-            bare.append(time_bare(tmp / "bare"))
+            bare.append(time_bare_nbclient(SUBMISSION, tmp / "bare"))
             print(f"round {round_number}: bare nbclient, one notebook: {bare[-1]:.1f} s", flush=True)
             for way, (command, label) in ways.items():
                 took = timed(command, courses[way])

@@ -1,10 +1,12 @@
-"""Shared by the benchmark scripts: peak memory of child processes, and a cell's run time."""
+"""Shared by the benchmark scripts: peak memory of child processes, a cell's run time, a bare nbclient run."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import psutil
 
@@ -37,3 +39,14 @@ def cell_seconds(cell) -> float:
         return float("nan")
     parse = lambda stamp: datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return (parse(end) - parse(start)).total_seconds()
+
+
+def time_bare_nbclient(notebook: Path, workdir: Path) -> float:
+    """Seconds to execute a copy of ``notebook`` in ``workdir`` with plain nbclient: the baseline of grading."""
+    from course.execute import execute_notebook
+
+    copy = workdir / notebook.name
+    shutil.copy(notebook, copy)
+    started = time.perf_counter()
+    execute_notebook(copy)
+    return time.perf_counter() - started
