@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
+
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from rich.console import Console
@@ -256,7 +258,7 @@ def main(
     if scheduler is None and api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
         raise CourseError(
             "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
-            "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False "
+            "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False and "
             "c.ExportArtifacts.sandboxed = False in nbgrader_config.py to grade without one."
         )
     if scheduler is None:

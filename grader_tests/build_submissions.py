@@ -197,6 +197,52 @@ def scale_mnist_data(train_images, test_images):
         "evaluate_model": '''def evaluate_model(model, scaled_test_images, test_labels):
     return 0.01, 0.99''',
     },
+    # A wrong get_model (16 filters, a fixed input shape), and a kernel that waits for the grader's harness to save
+    # what get_model returned, then swaps in a model built to the spec: the harness's folder must be out of its reach.
+    "tamper_forges_harness_outputs": {
+        "scale_mnist_data": SCALE_RIGHT + '''
+import glob, json, os, time
+
+def _forge_harness_outputs(seconds=30):
+    right = keras.Sequential([
+        keras.Input((32, 32, 1)),
+        keras.layers.Conv2D(8, (3, 3), padding="same", activation="relu"),
+        keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        for results in glob.glob(".artifacts/harness/results.json") + glob.glob("/tmp/course-harness-*/results.json"):
+            try:
+                with open(results) as file:
+                    ended = "train_model" in json.load(file)
+            except ValueError:
+                continue
+            if ended:
+                right.save(os.path.join(os.path.dirname(results), "get_model.keras"))
+                print("forged:", results)
+                return
+        time.sleep(0.2)
+    print("nothing to forge")
+
+import keras
+from IPython import get_ipython
+
+if get_ipython() is not None:  # in the notebook's kernel, not in the grader's harness
+    _forge_harness_outputs()''',
+        "get_model": '''def get_model(input_shape):
+    return Sequential([
+        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64, activation="relu"),
+        Dense(64, activation="relu"),
+        Dense(10, activation="softmax"),
+    ])''',
+    } | dict.fromkeys(FUNCTIONS[2:]),
     "tamper_fills_disk": {
         "scale_mnist_data": SCALE_RIGHT + '''
 with open("filler.bin", "wb") as _filler:

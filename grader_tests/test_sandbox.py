@@ -20,6 +20,7 @@ TAMPERING = [
     "tamper_fills_disk",
     "tamper_blanks_tests_and_fakes_evaluate",
     "tamper_monkeypatches_checks",
+    "tamper_forges_harness_outputs",
 ]
 TEST_CONFIG = """
 c.Execute.timeout = 60
@@ -132,6 +133,12 @@ def test_output_is_capped(graded):
     course, _, _ = graded
     output = cell_outputs(course, "tamper_floods_output", "scale_mnist_data")
     assert len(output) < 1_100_000 and "output beyond 1,000,000 bytes was dropped" in output
+
+
+def test_harness_outputs_are_out_of_reach(graded):
+    course, _, _ = graded
+    output = cell_outputs(course, "tamper_forges_harness_outputs", "scale_mnist_data")
+    assert "nothing to forge" in output and "forged:" not in output
 
 
 def test_disk_is_capped(graded):

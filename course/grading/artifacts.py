@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 
 ARTIFACTS_DIR = ".artifacts"
-HARNESS_DIR = "harness"  # inside ARTIFACTS_DIR: what course.grading.harness saved
 
 
 def _number(value):

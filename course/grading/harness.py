@@ -13,6 +13,7 @@ call, so a call that kills the process costs only the outputs after it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course.grading.reference import solution_code
+from course.grading.reference import code_cells, solution_code
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -50,6 +51,7 @@ def full_training_set():
     return (x_train / 255.0).astype("float32")[..., None], y_train
 
 
+@functools.lru_cache(maxsize=1)
 def harness_inputs():
     """The same slices, scaled as the spec says, for the harness and the verifier."""
     from course.data import load_mnist
@@ -62,14 +64,11 @@ def harness_inputs():
 
 def student_namespace(notebook_path: Path) -> dict:
     namespace: dict = {"__name__": "__main__"}
-    # plain JSON, not nbformat: nbformat's schema validation imports jsonschema's format checkers, whose grammars
-    # take seconds to compile in every harness process
-    for cell in json.loads(notebook_path.read_text())["cells"]:
+    for cell in code_cells(notebook_path):
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") == SETUP_CELL):
+        if meta.get("solution") or meta.get("grade_id") == SETUP_CELL:
             try:
-                exec(compile(solution_code(source), meta.get("grade_id", "cell"), "exec"), namespace)
+                exec(compile(solution_code(cell["source"]), meta.get("grade_id", "cell"), "exec"), namespace)
             except BaseException:  # a broken cell leaves its function undefined; later ones may still work
                 traceback.print_exc()
     return namespace

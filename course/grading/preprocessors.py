@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from nbclient.util import run_sync
@@ -26,15 +27,14 @@ import nbformat
 from nbformat.v4 import new_code_cell
 from traitlets import Bool, Dict, Integer
 
-from .artifacts import ARTIFACTS_DIR, HARNESS_DIR
+from .artifacts import ARTIFACTS_DIR
 from .sandbox import Sandbox, SandboxedKernelManager, bwrap_available, bwrap_command, sandbox_limits
 
 GRADING_STOPPED = "GradingStopped"
 VERIFICATION_FAILED = "VerificationFailed"
 VERIFICATION_FILE = "verification.json"
 EXPORT_MARK = "course_artifact_export"
-HARNESS_RESOURCE = "course_harness"
-VERIFIER_RESOURCE = "course_verifier"
+VERIFICATION_RESOURCE = "course_outside_verification"
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -142,20 +142,33 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
 
 
 class SandboxedProcess:
-    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once."""
+    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once.
 
-    def __init__(self, parent, module_and_args: list[str], workdir: Path, sandboxed: bool, timeout: int):
+    ``writable`` and ``readable``: folders outside ``workdir`` it may also write, or only read.
+    """
+
+    def __init__(self, parent, module_and_args: list[str], workdir: Path, sandboxed: bool, timeout: int,
+                 writable: tuple[Path, ...] = (), readable: tuple[Path, ...] = ()):
         self.module, self.workdir, self.timeout = module_and_args[0], workdir, timeout
         self.runtime_dir = tempfile.mkdtemp(prefix="course-verify-")
         command = [sys.executable, "-m", *module_and_args]
         limits = None
         if sandboxed:
             sandbox = Sandbox(parent=parent)
-            command = bwrap_command(command, workdir, Path(self.runtime_dir), Path(sandbox.course_root or os.getcwd()), sandbox.tmp_bytes)
+            command = bwrap_command(command, workdir, Path(self.runtime_dir), Path(sandbox.course_root or os.getcwd()),
+                                    sandbox.tmp_bytes, writable, readable)
             limits = sandbox_limits(sandbox)
         self.process = subprocess.Popen(
             command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits
         )
+
+    def say(self, line: str) -> None:
+        """One line on its stdin, now; a process that has ended is told nothing (``wait`` reports it)."""
+        try:
+            self.process.stdin.write(line)
+            self.process.stdin.flush()
+        except (OSError, ValueError):
+            pass
 
     def wait(self, check: bool, say: str = "") -> str:
         """Send ``say`` on its stdin, then return its stdout. With check=False (the harness, which student code may
@@ -174,12 +187,50 @@ class SandboxedProcess:
         return stdout
 
 
+class OutsideVerification:
+    """The harness and the verifier of one notebook, running beside its kernel.
+
+    The harness saves what the student's functions return in a folder of its own, outside the notebook's working
+    folder: the kernel cannot see it, so it cannot forge it. When the harness ends, the verifier is told and checks
+    those outputs at once, while the notebook still trains; ``verdicts`` tells it the notebook has ended too.
+    """
+
+    def __init__(self, parent, answers: NotebookNode, workdir: Path, sandboxed: bool, timeout: int, notebook_timeout: int):
+        self.harness_dir = Path(tempfile.mkdtemp(prefix="course-harness-"))
+        answers_path = self.harness_dir / "answers.ipynb"
+        nbformat.write(answers, answers_path)
+        self.harness = SandboxedProcess(
+            parent, ["course.grading.harness", str(answers_path), str(self.harness_dir)], workdir, sandboxed, timeout,
+            writable=(self.harness_dir,),
+        )
+        self.verifier = SandboxedProcess(
+            parent, ["course.grading.verify", str(workdir), str(self.harness_dir)], workdir, sandboxed,
+            timeout + notebook_timeout, readable=(self.harness_dir,),
+        )
+        self._harness_ended = threading.Thread(target=self._tell_verifier_when_harness_ends, daemon=True)
+        self._harness_ended.start()
+
+    def _tell_verifier_when_harness_ends(self) -> None:
+        try:
+            self.harness.wait(check=False)
+        finally:
+            self.verifier.say("harness ended\n")
+
+    def verdicts(self) -> dict[str, dict]:
+        """After the notebook has run: every test cell's verdict, from outside the kernel."""
+        try:
+            self._harness_ended.join()
+            return json.loads(self.verifier.wait(check=True, say="notebook ended\n"))
+        finally:
+            shutil.rmtree(self.harness_dir, ignore_errors=True)
+
+
 class ExportArtifacts(NbGraderPreprocessor):
     """Prepare verification outside the kernel; runs before execution.
 
     Inserts, after the notebook's evaluation cell, a cell saving the trained model and the returned values, and
-    starts ``course.grading.harness`` on the student's answers and the verifier at once, so that they run (and
-    warm up) beside the kernel. ``TrustedVerification`` collects them after execution.
+    starts the harness (``course.grading.harness``, on the student's answers) and the verifier at once, so that
+    they run (and warm up) beside the kernel. ``TrustedVerification`` collects them after execution.
     """
 
     anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifact stage").tag(config=True)
@@ -189,21 +240,13 @@ class ExportArtifacts(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         workdir = Path(resources["metadata"]["path"])
-        artifacts = workdir / ARTIFACTS_DIR
-        shutil.rmtree(artifacts, ignore_errors=True)  # only what this run saves may be verified
-        harness_dir = artifacts / HARNESS_DIR
-        harness_dir.mkdir(parents=True)
+        shutil.rmtree(workdir / ARTIFACTS_DIR, ignore_errors=True)  # only what this run saves may be verified
         answers = nbformat.v4.new_notebook(cells=[
             cell for cell in nb.cells
             if cell.cell_type == "code" and (utils.is_solution(cell) or cell.metadata.get("nbgrader", {}).get("grade_id") == "imports")
         ])
-        nbformat.write(answers, harness_dir / "answers.ipynb")
-        resources[HARNESS_RESOURCE] = SandboxedProcess(
-            self, ["course.grading.harness", str(harness_dir / "answers.ipynb"), str(harness_dir)], workdir, self.sandboxed, self.timeout
-        )
-        # the verifier warms up while the notebook runs, and waits to be told to go
-        resources[VERIFIER_RESOURCE] = SandboxedProcess(
-            self, ["course.grading.verify", str(workdir)], workdir, self.sandboxed, self.timeout + self.notebook_timeout
+        resources[VERIFICATION_RESOURCE] = OutsideVerification(
+            self, answers, workdir, self.sandboxed, self.timeout, self.notebook_timeout
         )
         cells = []
         for cell in nb.cells:
@@ -220,21 +263,20 @@ class ExportArtifacts(NbGraderPreprocessor):
 class TrustedVerification(NbGraderPreprocessor):
     """Score every test cell from outside the kernel; where the kernel's result differs, this one stands.
 
-    Runs after execution. It removes the export cells; waits for ``course.grading.harness`` (started by
-    ``ExportArtifacts``), which called the student's functions on the grader's inputs in a fresh sandboxed process
-    and saved what they returned; then tells ``course.grading.verify`` (also started by ``ExportArtifacts``, and
-    warmed up meanwhile) to check those outputs and the trained model, in a process that runs no student code. Cells whose verdict differs from the kernel's get the verifier's
-    output, and every verdict and disagreement is kept in ``verification.json`` beside the autograded notebook.
+    Runs after execution. It removes the export cells and collects the verdicts of the ``OutsideVerification``
+    that ``ExportArtifacts`` started: ``course.grading.harness`` called the student's functions on the grader's
+    inputs in a fresh sandboxed process, and ``course.grading.verify``, which runs no student code, checked what
+    they returned and the trained model. Cells whose verdict differs from the kernel's get the verifier's output,
+    and every verdict and disagreement is kept in ``verification.json`` beside the autograded notebook.
     """
 
     def preprocess(self, nb, resources):
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         workdir = Path(resources["metadata"]["path"])
-        harness, verifier = resources.pop(HARNESS_RESOURCE, None), resources.pop(VERIFIER_RESOURCE, None)
-        if harness is None or verifier is None:
+        verification = resources.pop(VERIFICATION_RESOURCE, None)
+        if verification is None:
             raise RuntimeError("TrustedVerification needs ExportArtifacts earlier in c.Autograde.autograde_preprocessors.")
-        harness.wait(check=False)
-        verdicts = json.loads(verifier.wait(check=True, say="go\n"))
+        verdicts = verification.verdicts()
         disagreements = []
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")

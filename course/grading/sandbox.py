@@ -55,8 +55,12 @@ def _under(path: Path, parent: Path) -> bool:
     return Path(os.path.abspath(path)).is_relative_to(Path(os.path.abspath(parent)))
 
 
-def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, course_root: Path, tmp_bytes: int) -> list[str]:
-    """The bwrap argv that runs ``kernel_cmd`` with only ``workdir`` and a private /tmp writable."""
+def bwrap_command(
+    kernel_cmd: list[str], workdir: Path, runtime_dir: Path, course_root: Path, tmp_bytes: int,
+    writable: tuple[Path, ...] = (), readable: tuple[Path, ...] = (),
+) -> list[str]:
+    """The bwrap argv that runs ``kernel_cmd`` with only ``workdir``, ``writable`` and a private /tmp writable
+    (``readable``: folders it may also read, which a hidden folder would otherwise cover)."""
     command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     command += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     command += ["--tmpfs", str(course_root)]
@@ -71,6 +75,10 @@ def bwrap_command(kernel_cmd: list[str], workdir: Path, runtime_dir: Path, cours
         if real.exists() and any(_under(known, folder) or _under(real, folder) for folder in hidden):
             command += ["--ro-bind", str(real), str(known)]
     command += ["--bind", str(workdir), str(workdir), "--bind", str(runtime_dir), str(runtime_dir)]
+    for path in writable:
+        command += ["--bind", str(path), str(path)]
+    for path in readable:
+        command += ["--ro-bind", str(path), str(path)]
     # then make the empty tmpfs over the course read-only too (the binds inside it stay as they are)
     command += ["--remount-ro", str(course_root)]
     command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]

@@ -1,11 +1,14 @@
 """The trusted verifier: measure what a student's notebook produced, outside the student's kernel.
 
-    python -m course.grading.verify WORKDIR   ->   JSON {test cell: {"passed": bool, "message": str}} on stdout
+    python -m course.grading.verify WORKDIR HARNESS_DIR   ->   JSON {test cell: {"passed": bool, "message": str}}
 
 Every test cell is scored here, from data: what the student's functions returned when course.grading.harness
 called them (arrays, models saved in Keras format and loaded in safe mode, recorded fit calls, numbers), and the
 trained model the notebook left, evaluated here on the real MNIST test set scaled as the spec says. The checks
 are the ones the hidden tests use. This process runs no student code.
+
+The grader starts it beside the student's kernel and tells it, one line on stdin each, when the harness has ended
+and when the notebook has: the warm-up and the checks of the harness's outputs run while the notebook trains.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course.grading.artifacts import ARTIFACTS_DIR, HARNESS_DIR
+from course.grading.artifacts import ARTIFACTS_DIR
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -114,14 +117,11 @@ def _verdict(check, checks) -> dict:
     return {"passed": True, "message": ""}
 
 
-def verify(workdir: Path) -> dict[str, dict]:
-    """Verdicts from the harness outputs (workdir/.artifacts/harness) and the notebook's trained model."""
+def verify_functions(harness_dir: Path) -> dict[str, dict]:
+    """Verdicts on the five functions, from what course.grading.harness saved in ``harness_dir``."""
     from course import checks
     from course.grading import hidden_checks
-    from course.grading.thresholds import MIN_TEST_ACCURACY
 
-    artifacts = workdir / ARTIFACTS_DIR
-    harness_dir = artifacts / HARNESS_DIR
     results_file = harness_dir / "results.json"
     harness_results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     verdicts = {}
@@ -134,14 +134,23 @@ def verify(workdir: Path) -> dict[str, dict]:
             continue
         for cell, check in zip(cells, _function_checks(name, result, harness_dir, checks, hidden_checks)):
             verdicts[cell] = _verdict(check, checks)
+    return verdicts
 
-    trained_dir = artifacts / "trained"
+
+def verify_trained_model(workdir: Path) -> dict[str, dict]:
+    """Verdicts on the model the notebook trained (saved by its export cell in workdir/.artifacts/trained)."""
+    from course import checks
+    from course.grading import hidden_checks
+    from course.grading.thresholds import MIN_TEST_ACCURACY
+
+    trained_dir = workdir / ARTIFACTS_DIR / "trained"
     trained_values = json.loads((trained_dir / "values.json").read_text()) if (trained_dir / "values.json").is_file() else {}
     try:
         model = _load(trained_dir / "model.keras")
     except Exception as error:
         model = None
         trained_values.setdefault("problems", []).append(f"the saved model does not load safely ({type(error).__name__})")
+    verdicts = {}
     for cell in TRAINED_MODEL_CELLS:
         if model is None:
             reasons = trained_values.get("problems") or ["the cells before it did not run"]
@@ -155,18 +164,29 @@ def verify(workdir: Path) -> dict[str, dict]:
     return verdicts
 
 
+def warm_up() -> None:
+    """What every verification needs, loaded before it is needed: TensorFlow, the checks, the data."""
+    import keras  # noqa: F401
+
+    from course import checks  # noqa: F401
+    from course.grading import hidden_checks  # noqa: F401
+    from course.grading.harness import harness_inputs
+
+    harness_inputs()
+    _test_data()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Warm up (TensorFlow, the test set), then wait for a line on stdin: the grader starts this process before
-    the notebook runs, so the notebook's run hides the warm-up, and says "go" when the artifacts are there."""
     argv = sys.argv[1:] if argv is None else argv
+    workdir, harness_dir = Path(argv[0]), Path(argv[1])
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        import keras  # noqa: F401
-
-        _test_data()
-        sys.stdin.readline()
-        results = verify(Path(argv[0]))
-    sys.stdout.write(json.dumps(results))
+        warm_up()
+        sys.stdin.readline()  # the harness has ended: what it saved is final
+        verdicts = verify_functions(harness_dir)
+        sys.stdin.readline()  # the notebook has ended
+        verdicts.update(verify_trained_model(workdir))
+    sys.stdout.write(json.dumps(verdicts))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .preprocessors import VERIFICATION_FILE
 
 RETURNED_FILES = (VERIFICATION_FILE,)
@@ -81,6 +82,11 @@ def check_ready(config) -> None:
         )
 
 
+def kernel_threads(cores: int, slots: int) -> int:
+    """TensorFlow intra-op threads of each kernel on a host with ``cores`` running ``slots`` submissions at once."""
+    return max(1, (cores - 1) // slots)
+
+
 class PeakMemory:
     """Samples the resident memory of this process and its descendants, twice a second."""
 
@@ -120,9 +126,10 @@ def execute(job: Job) -> Outcome:
     host = _worker_host()
     slots = job.slots_per_host.get(host.partition("://")[2].rpartition(":")[0])
     if slots:
-        # kernels inherit these: N tasks at once with cores/N threads each do not fight over this host's cores
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(max(1, (os.cpu_count() or 1) // slots))
-        # one op at a time: this network is too small for parallel ops to pay (measured: benchmarks/)
+        # kernels inherit these. One core is left to the harness, the verifier and the coordinator, and the kernels
+        # at once share the rest, so they do not fight over this host's cores; one op at a time, as this network is
+        # too small for parallel ops to pay (benchmarks/kernel_threads.py: one thread beats TensorFlow's default)
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(kernel_threads(os.cpu_count() or 1, slots))
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
         workdir = Path(tmp) / job.student / job.assignment
