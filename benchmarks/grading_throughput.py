@@ -3,7 +3,8 @@
 - plain nbgrader: `nbgrader autograde` with nbgrader's own pipeline (no sandbox, no verification), one at a time;
 - `course grade --workers 1`;
 - `course grade --workers 2`.
-Also: per-submission overhead of `course grade --workers 1` against a bare nbclient run of the same notebook,
+Also: per-submission overhead of `course grade --workers 1` against a bare nbclient run of the same notebook
+(with TensorFlow's default threads, and with the threads `course grade` gives its kernel),
 and the peak memory of a worker (its process with the kernel, harness and verifier it started), as recorded by
 `course grade` in autograded/<student>/<assignment>/.course-graded.json.
 
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from course.data import make_mnist_path_absolute
+from course.grading.worker import kernel_threads
 from measure import time_bare_nbclient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +87,8 @@ def main():
         "workers2": ([python, "-m", "course", "grade", ASSIGNMENT, "--workers", "2", "--force"], "course grade --workers 2"),
     }
     seconds = {way: 0.0 for way in ways}
-    bare = []
+    bare, bare_same_threads = [], []
+    threads = kernel_threads(os.cpu_count() or 1, 1)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         courses = {way: make_course(tmp / way, count, plain=way == "plain") for way in ways}
@@ -96,7 +99,9 @@ def main():
         # interleaved, so that the machine's drift (this VM slows under sustained load) hits every way alike
         for round_number in range(1, args.rounds + 1):
             bare.append(time_bare_nbclient(SUBMISSION, tmp / "bare"))
-            print(f"round {round_number}: bare nbclient, one notebook: {bare[-1]:.1f} s", flush=True)
+            bare_same_threads.append(time_bare_nbclient(SUBMISSION, tmp / "bare", tf_threads=threads))
+            print(f"round {round_number}: bare nbclient, one notebook: {bare[-1]:.1f} s with TensorFlow's default threads, "
+                  f"{bare_same_threads[-1]:.1f} s with {threads} (as `course grade --workers 1` gives its kernel)", flush=True)
             for way, (command, label) in ways.items():
                 took = timed(command, courses[way])
                 seconds[way] += took
@@ -105,7 +110,7 @@ def main():
 
     graded = count * args.rounds
     per_hour = {way: 3600 * graded / value for way, value in seconds.items()}
-    bare_mean = sum(bare) / len(bare)
+    bare_mean, bare_same_threads_mean = sum(bare) / len(bare), sum(bare_same_threads) / len(bare_same_threads)
     print(f"\ncores: {os.cpu_count()}; {args.rounds} rounds of {count} submissions (copies of {SUBMISSION.name})")
     print(f"throughput (submissions/hour): plain nbgrader {per_hour['plain']:.0f}, --workers 1 {per_hour['workers1']:.0f}, "
           f"--workers 2 {per_hour['workers2']:.0f}")
@@ -113,6 +118,8 @@ def main():
     print(f"ratio --workers 1 / plain nbgrader: {per_hour['workers1'] / per_hour['plain']:.2f}")
     print(f"per-submission overhead, --workers 1 ({seconds['workers1'] / graded:.1f} s) / bare nbclient ({bare_mean:.1f} s): "
           f"{seconds['workers1'] / graded / bare_mean:.3f}   target <= 1.10")
+    print(f"per-submission overhead, --workers 1 / bare nbclient with the same threads ({bare_same_threads_mean:.1f} s): "
+          f"{seconds['workers1'] / graded / bare_same_threads_mean:.3f}")
     print(f"peak memory per worker (its process + kernel + harness + verifier): --workers 1 {peak['workers1'] / 2**30:.2f} GiB, "
           f"--workers 2 {peak['workers2'] / 2**30:.2f} GiB")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -41,12 +42,23 @@ def cell_seconds(cell) -> float:
     return (parse(end) - parse(start)).total_seconds()
 
 
-def time_bare_nbclient(notebook: Path, workdir: Path) -> float:
-    """Seconds to execute a copy of ``notebook`` in ``workdir`` with plain nbclient: the baseline of grading."""
+def time_bare_nbclient(notebook: Path, workdir: Path, tf_threads: int | None = None) -> float:
+    """Seconds to execute a copy of ``notebook`` in ``workdir`` with plain nbclient: the baseline of grading.
+
+    ``tf_threads``: TensorFlow's intra-op threads for the kernel (and one inter-op thread), as `course grade` sets
+    them; None leaves TensorFlow's defaults, as a student's or an instructor's own run would.
+    """
     from course.execute import execute_notebook
 
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
-    started = time.perf_counter()
-    execute_notebook(copy)
-    return time.perf_counter() - started
+    saved = dict(os.environ)
+    if tf_threads is not None:
+        os.environ.update(TF_NUM_INTRAOP_THREADS=str(tf_threads), TF_NUM_INTEROP_THREADS="1")
+    try:
+        started = time.perf_counter()
+        execute_notebook(copy)
+        return time.perf_counter() - started
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -95,19 +95,23 @@ def ensure_in_gradebook(api, assignment: str) -> None:
         raise CourseError(f"Could not register '{assignment}' in the gradebook:\n{result['error']}\n{result['log']}")
 
 
-def read_result(api, root: Path, assignment: str, student: str) -> StudentResult:
+def read_results(api, root: Path, assignment: str, students: list[str]) -> list[StudentResult]:
+    """Each student's result as the gradebook has it, in one session however many students there are."""
+    results = []
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
-        submission = gradebook.find_submission(assignment, student)
-        failed = tuple(
-            grade.name
-            for notebook in submission.notebooks
-            for grade in notebook.grades
-            if grade.max_score and (grade.score or 0) < grade.max_score
-        )
-        result = StudentResult(student, True, submission.score, submission.max_score, failed)
-    result.stopped = stopped_reason(root / "autograded" / student / assignment)
-    result.flagged = tuple(disagreements(root / "autograded" / student / assignment))
-    return result
+        for student in students:
+            submission = gradebook.find_submission(assignment, student)
+            failed = tuple(
+                grade.name
+                for notebook in submission.notebooks
+                for grade in notebook.grades
+                if grade.max_score and (grade.score or 0) < grade.max_score
+            )
+            results.append(StudentResult(student, True, submission.score, submission.max_score, failed))
+    for result in results:
+        result.stopped = stopped_reason(root / "autograded" / result.student / assignment)
+        result.flagged = tuple(disagreements(root / "autograded" / result.student / assignment))
+    return results
 
 
 def disagreements(autograded_dir: Path) -> list[str]:
@@ -138,19 +142,21 @@ def submission_digest(submission_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def already_graded(api, root: Path, assignment: str, student: str) -> bool:
-    """Graded to the end by an earlier run, from the submission as it is now (an interrupted run resumes here)."""
-    marker = root / "autograded" / student / assignment / GRADED_MARKER
-    if not marker.is_file():
-        return False
-    if json.loads(marker.read_text()).get("submission") != submission_digest(root / "submitted" / student / assignment):
-        return False
+def students_in_gradebook(api, assignment: str) -> set[str]:
+    """Students with a submission of ``assignment`` in the gradebook: one query, however large the class."""
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         try:
-            gradebook.find_submission(assignment, student)
+            return {submission.student_id for submission in gradebook.find_assignment(assignment).submissions}
         except MissingEntry:
-            return False
-    return True
+            return set()
+
+
+def already_graded(root: Path, assignment: str, student: str, in_gradebook: set[str]) -> bool:
+    """Graded to the end by an earlier run, from the submission as it is now (an interrupted run resumes here)."""
+    marker = root / "autograded" / student / assignment / GRADED_MARKER
+    if student not in in_gradebook or not marker.is_file():
+        return False
+    return json.loads(marker.read_text()).get("submission") == submission_digest(root / "submitted" / student / assignment)
 
 
 def split_pipeline(pipeline: list) -> tuple[list[str], list]:
@@ -211,7 +217,7 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
             log_path.write_text(f"{outcome.get('error', '')}\n{outcome.get('log', '')}")
             result.grader_error += f" (log: {log_path.relative_to(root)})"
             return result
-        result = read_result(api, root, assignment, student)
+        [result] = read_results(api, root, assignment, [student])
         marker = root / "autograded" / student / assignment / GRADED_MARKER
         executions = [
             {"notebook": execution.notebook_name, "worker": execution.worker, "seconds": round(execution.seconds, 2),
@@ -272,16 +278,13 @@ def main(
 
     overrides = {"Autograde": {"autograde_preprocessors": [ExecuteOnWorker, *rest]}}
 
-    results: list[StudentResult] = []
-    pending = []
-    for name in students:
-        if not force and student is None and already_graded(api, root, assignment, name):
-            result = read_result(api, root, assignment, name)
-            result.unchanged = True
-            console.print(f"{name}: {result.describe()}")
-            results.append(result)
-        else:
-            pending.append(name)
+    in_gradebook = students_in_gradebook(api, assignment) if not force and student is None else set()
+    unchanged = {name for name in students if already_graded(root, assignment, name, in_gradebook)}
+    pending = [name for name in students if name not in unchanged]
+    results = read_results(api, root, assignment, [name for name in students if name in unchanged])
+    for result in results:
+        result.unchanged = True
+        console.print(f"{result.student}: {result.describe()}")
 
     interrupted = False
     if pending:

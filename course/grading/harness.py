@@ -48,7 +48,12 @@ def full_training_set():
     from course.data import load_mnist
 
     (x_train, y_train), _ = load_mnist()
-    return (x_train / 255.0).astype("float32")[..., None], y_train
+    return _scaled(x_train), y_train
+
+
+def _scaled(images):
+    # in float32 throughout: the same values as dividing in float64, without a 376 MB float64 copy (1.2 s here)
+    return (images.astype("float32") / np.float32(255))[..., None]
 
 
 @functools.lru_cache(maxsize=1)
@@ -58,7 +63,7 @@ def harness_inputs():
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
     raw = (x_train[:TRAIN_SLICE], x_test[:TEST_SLICE])
-    scaled = ((raw[0] / 255.0).astype("float32")[..., None], (raw[1] / 255.0).astype("float32")[..., None])
+    scaled = (_scaled(raw[0]), _scaled(raw[1]))
     return raw, scaled, (y_train[:TRAIN_SLICE], y_test[:TEST_SLICE])
 
 
