@@ -46,7 +46,7 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-# Per cell. The slowest cell is the 5-epoch fit: ~45 s measured on 2 cores at batch size 32 (docs/grading.md);
+# Per cell. The slowest cell is the 5-epoch fit: ~45 s measured on 2 cores at batch size 32 (docs/benchmarks.md);
 # 600 s leaves room for a loaded machine and a small batch size, and still cuts an endless loop.
 c.Execute.timeout = 600
 

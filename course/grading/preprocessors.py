@@ -52,6 +52,8 @@ class ResilientExecute(Execute):
     """
 
     interrupt_on_timeout = False
+    # the kernel is thrown away after grading: waiting for it to exit in order costs a second of TensorFlow teardown
+    shutdown_kernel = "immediate"
     sandboxed = Bool(True, help="Run each kernel in the bubblewrap sandbox (course.grading.sandbox).").tag(config=True)
     max_output_bytes = Integer(2_000_000, help="Output kept per cell; the rest is dropped with a note.").tag(config=True)
 
@@ -100,7 +102,10 @@ class ResilientExecute(Execute):
             cell.outputs = [error_output(GRADING_STOPPED, f"This cell did not run: {self.stopped_because}.")]
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if EXPORT_MARK in cell.metadata and VERIFICATION_RESOURCE in resources:
+                resources[VERIFICATION_RESOURCE].trained_model_saved()
+            return cell, resources
         except CellTimeoutError:
             self.stopped_because = (
                 f"cell {index + 1} was still running after {self.timeout} s (an endless loop, or training far "
@@ -170,11 +175,11 @@ class SandboxedProcess:
         except (OSError, ValueError):
             pass
 
-    def wait(self, check: bool, say: str = "") -> str:
-        """Send ``say`` on its stdin, then return its stdout. With check=False (the harness, which student code may
-        kill or hang) failures are quiet."""
+    def wait(self, check: bool) -> str:
+        """Close its stdin, then return its stdout. With check=False (the harness, which student code may kill or
+        hang) failures are quiet."""
         try:
-            stdout, stderr = self.process.communicate(input=say, timeout=self.timeout)
+            stdout, stderr = self.process.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             stdout, stderr = self.process.communicate()
@@ -190,9 +195,14 @@ class SandboxedProcess:
 class OutsideVerification:
     """The harness and the verifier of one notebook, running beside its kernel.
 
-    The harness saves what the student's functions return in a folder of its own, outside the notebook's working
-    folder: the kernel cannot see it, so it cannot forge it. When the harness ends, the verifier is told and checks
-    those outputs at once, while the notebook still trains; ``verdicts`` tells it the notebook has ended too.
+    The harness starts with the kernel and saves what the student's functions return in a folder of its own, outside
+    the notebook's working folder: the kernel cannot see it, so it cannot forge it. The verifier starts idle; told
+    that the harness has ended, it warms up (after the kernel's own start-up, which it would slow) and checks those
+    outputs while the notebook trains; told that the notebook has saved its trained model (its export cell ran, or
+    the notebook ended), it checks that while the notebook's last cells run.
+
+    Both processes are started from the grading thread, which outlives them: bubblewrap's --die-with-parent ends a
+    sandbox when the thread that started it ends.
     """
 
     def __init__(self, parent, answers: NotebookNode, workdir: Path, sandboxed: bool, timeout: int, notebook_timeout: int):
@@ -207,20 +217,28 @@ class OutsideVerification:
             parent, ["course.grading.verify", str(workdir), str(self.harness_dir)], workdir, sandboxed,
             timeout + notebook_timeout, readable=(self.harness_dir,),
         )
-        self._harness_ended = threading.Thread(target=self._tell_verifier_when_harness_ends, daemon=True)
-        self._harness_ended.start()
+        self._model_saved = threading.Event()
+        self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
+        self._teller.start()
 
-    def _tell_verifier_when_harness_ends(self) -> None:
+    def _tell_verifier(self) -> None:
         try:
             self.harness.wait(check=False)
         finally:
             self.verifier.say("harness ended\n")
+        # bounded, so that a pipeline that failed before TrustedVerification leaves no verifier waiting for ever
+        self._model_saved.wait(timeout=self.verifier.timeout)
+        self.verifier.say("trained model saved\n")
+
+    def trained_model_saved(self) -> None:
+        self._model_saved.set()
 
     def verdicts(self) -> dict[str, dict]:
         """After the notebook has run: every test cell's verdict, from outside the kernel."""
         try:
-            self._harness_ended.join()
-            return json.loads(self.verifier.wait(check=True, say="notebook ended\n"))
+            self._model_saved.set()  # the notebook has ended, whether or not its export cell ran
+            self._teller.join()
+            return json.loads(self.verifier.wait(check=True))
         finally:
             shutil.rmtree(self.harness_dir, ignore_errors=True)
 

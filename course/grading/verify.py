@@ -7,8 +7,8 @@ called them (arrays, models saved in Keras format and loaded in safe mode, recor
 trained model the notebook left, evaluated here on the real MNIST test set scaled as the spec says. The checks
 are the ones the hidden tests use. This process runs no student code.
 
-The grader starts it beside the student's kernel and tells it, one line on stdin each, when the harness has ended
-and when the notebook has: the warm-up and the checks of the harness's outputs run while the notebook trains.
+The grader starts it beside the student's kernel, and tells it, one line on stdin each (or their end), when the
+harness has ended and when the notebook has saved its trained model: it warms up and checks while the notebook runs.
 """
 
 from __future__ import annotations
@@ -181,10 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     workdir, harness_dir = Path(argv[0]), Path(argv[1])
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
+        sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
         warm_up()
-        sys.stdin.readline()  # the harness has ended: what it saved is final
         verdicts = verify_functions(harness_dir)
-        sys.stdin.readline()  # the notebook has ended
+        sys.stdin.readline()  # the notebook has saved its trained model (or has ended)
         verdicts.update(verify_trained_model(workdir))
     sys.stdout.write(json.dumps(verdicts))
 
