@@ -180,3 +180,10 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     result = run_course(course, "grade", ASSIGNMENT, "--scheduler", "tcp://127.0.0.1:9", check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Could not reach the Dask scheduler at tcp://127.0.0.1:9" in result.stdout
+
+
+@pytest.mark.parametrize(("cores", "slots", "threads"), [(2, 1, 1), (2, 2, 1), (8, 1, 7), (8, 2, 3), (8, 8, 1), (1, 1, 1)])
+def test_kernels_share_all_but_one_core(cores, slots, threads):
+    from course.grading.worker import kernel_threads
+
+    assert kernel_threads(cores, slots) == threads
