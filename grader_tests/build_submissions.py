@@ -27,6 +27,17 @@ SCALE_RIGHT = '''def scale_mnist_data(train_images, test_images):
     return train_images / 255.0, test_images / 255.0
 '''
 
+# 16 filters where the spec asks for 8, and an input shape that ignores the argument
+MODEL_16_FILTERS_FIXED_SHAPE = '''def get_model(input_shape):
+    return Sequential([
+        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64, activation="relu"),
+        Dense(64, activation="relu"),
+        Dense(10, activation="softmax"),
+    ])'''
+
 # Each fixture: the answers that differ from the reference, by function (None: left as released).
 # A fixture of None is the untouched release.
 FIXTURES: dict[str, dict[str, str | None] | None] = {
@@ -178,15 +189,7 @@ tf.keras.Model.predict = lambda self, x, *args, **kwargs: np.eye(10)[np.zeros(le
 
 def scale_mnist_data(train_images, test_images):
     return train_images / 256, test_images / 256''',
-        "get_model": '''def get_model(input_shape):
-    return Sequential([
-        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
-        MaxPooling2D((2, 2)),
-        Flatten(),
-        Dense(64, activation="relu"),
-        Dense(64, activation="relu"),
-        Dense(10, activation="softmax"),
-    ])''',
+        "get_model": MODEL_16_FILTERS_FIXED_SHAPE,
         "compile_model": '''def compile_model(model):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])''',
         "train_model": '''def train_model(model, scaled_train_images, train_labels):
@@ -233,15 +236,7 @@ from IPython import get_ipython
 
 if get_ipython() is not None:  # in the notebook's kernel, not in the grader's harness
     _forge_harness_outputs()''',
-        "get_model": '''def get_model(input_shape):
-    return Sequential([
-        Conv2D(16, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
-        MaxPooling2D((2, 2)),
-        Flatten(),
-        Dense(64, activation="relu"),
-        Dense(64, activation="relu"),
-        Dense(10, activation="softmax"),
-    ])''',
+        "get_model": MODEL_16_FILTERS_FIXED_SHAPE,
     } | dict.fromkeys(FUNCTIONS[2:]),
     "tamper_fills_disk": {
         "scale_mnist_data": SCALE_RIGHT + '''

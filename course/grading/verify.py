@@ -164,26 +164,14 @@ def verify_trained_model(workdir: Path) -> dict[str, dict]:
     return verdicts
 
 
-def warm_up() -> None:
-    """What every verification needs, loaded before it is needed: TensorFlow, the checks, the data."""
-    import keras  # noqa: F401
-
-    from course import checks  # noqa: F401
-    from course.grading import hidden_checks  # noqa: F401
-    from course.grading.harness import harness_inputs
-
-    harness_inputs()
-    _test_data()
-
-
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     workdir, harness_dir = Path(argv[0]), Path(argv[1])
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
-        warm_up()
         verdicts = verify_functions(harness_dir)
+        _test_data()  # loaded now, to check the trained model as soon as it is there
         sys.stdin.readline()  # the notebook has saved its trained model (or has ended)
         verdicts.update(verify_trained_model(workdir))
     sys.stdout.write(json.dumps(verdicts))
