@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from course.data import make_mnist_path_absolute
+from course.grading.worker import tensorflow_threads
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "grader_tests" / "submissions" / "passes_all.ipynb"
-ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+ONE_THREAD = tensorflow_threads(1)
 
 
 def start(folder: Path, env: dict) -> subprocess.Popen:

@@ -49,12 +49,13 @@ def time_bare_nbclient(notebook: Path, workdir: Path, tf_threads: int | None = N
     them; None leaves TensorFlow's defaults, as a student's or an instructor's own run would.
     """
     from course.execute import execute_notebook
+    from course.grading.worker import tensorflow_threads
 
     copy = workdir / notebook.name
     shutil.copy(notebook, copy)
     saved = dict(os.environ)
     if tf_threads is not None:
-        os.environ.update(TF_NUM_INTRAOP_THREADS=str(tf_threads), TF_NUM_INTEROP_THREADS="1")
+        os.environ.update(tensorflow_threads(tf_threads))
     try:
         started = time.perf_counter()
         execute_notebook(copy)

@@ -87,6 +87,11 @@ def kernel_threads(cores: int, slots: int) -> int:
     return max(1, (cores - 1) // slots)
 
 
+def tensorflow_threads(intra_op: int) -> dict[str, str]:
+    """The environment that gives a kernel ``intra_op`` TensorFlow threads and one op at a time."""
+    return {"TF_NUM_INTRAOP_THREADS": str(intra_op), "TF_NUM_INTEROP_THREADS": "1"}
+
+
 class PeakMemory:
     """Samples the resident memory of this process and its descendants, twice a second."""
 
@@ -129,8 +134,7 @@ def execute(job: Job) -> Outcome:
         # kernels inherit these. One core is left to the harness, the verifier and the coordinator, and the kernels
         # at once share the rest, so they do not fight over this host's cores; one op at a time, as this network is
         # too small for parallel ops to pay (benchmarks/kernel_threads.py: one thread beats TensorFlow's default)
-        os.environ["TF_NUM_INTRAOP_THREADS"] = str(kernel_threads(os.cpu_count() or 1, slots))
-        os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+        os.environ.update(tensorflow_threads(kernel_threads(os.cpu_count() or 1, slots)))
     with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
         workdir = Path(tmp) / job.student / job.assignment
         workdir.mkdir(parents=True)
