@@ -16,18 +16,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
-
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .coursedir import CourseError, course_root, nbgrader_api
-from .grading.preprocessors import GRADING_STOPPED, VERIFICATION_FILE
 from .grading.cluster import GradingCluster
-from .grading.worker import WorkerNotReadyError, check_ready
-from .grading.sandbox import bwrap_available
+
+# nbgrader and what comes with it (a second to import) are imported where used: the grading workers start first
+# and load while the coordinator does (GradingCluster.start).
 
 GRADED_MARKER = ".course-graded.json"
 
@@ -84,6 +80,8 @@ def submitted_students(root: Path, assignment: str) -> list[str]:
 
 def ensure_in_gradebook(api, assignment: str) -> None:
     """nbgrader needs the assignment's cells in the gradebook; a fresh clone has none, so release it once."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         try:
             if gradebook.find_assignment(assignment).notebooks:
@@ -97,6 +95,8 @@ def ensure_in_gradebook(api, assignment: str) -> None:
 
 def read_results(api, root: Path, assignment: str, students: list[str]) -> list[StudentResult]:
     """Each student's result as the gradebook has it, in one session however many students there are."""
+    from nbgrader.api import Gradebook
+
     results = []
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         for student in students:
@@ -119,6 +119,8 @@ def disagreements(autograded_dir: Path) -> list[str]:
 
     (The other way round, a cell the kernel never reached but whose function verifies, is no cause for alarm.)
     """
+    from .grading.preprocessors import VERIFICATION_FILE
+
     path = autograded_dir / VERIFICATION_FILE
     if not path.is_file():
         return []
@@ -126,6 +128,10 @@ def disagreements(autograded_dir: Path) -> list[str]:
 
 
 def stopped_reason(autograded_dir: Path) -> str | None:
+    import nbformat
+
+    from .grading.preprocessors import GRADING_STOPPED
+
     for path in sorted(autograded_dir.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             for output in cell.get("outputs", []):
@@ -144,6 +150,8 @@ def submission_digest(submission_dir: Path) -> str:
 
 def students_in_gradebook(api, assignment: str) -> set[str]:
     """Students with a submission of ``assignment`` in the gradebook: one query, however large the class."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         try:
             return {submission.student_id for submission in gradebook.find_assignment(assignment).submissions}
@@ -197,6 +205,8 @@ def grade_student(cluster: GradingCluster, root: Path, assignment: str, student:
 
 
 def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
+    from nbgrader.api import Gradebook, MissingEntry
+
     with cluster.gradebook_lock:
         if cluster.stopping.is_set():
             return StudentResult(student, False, interrupted=True)
@@ -260,7 +270,21 @@ def main(
         raise CourseError(f"No submissions to grade: put them in {root / 'submitted'}/<student>/{assignment}/.")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
+    cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
+    cluster.start()
+    try:
+        return _grade(console, root, assignment, student, students, force, cluster)
+    finally:
+        cluster.close()
+
+
+def _grade(console, root, assignment, student, students, force, cluster) -> list[StudentResult]:
+    from .grading.preprocessors import ExecuteOnWorker
+    from .grading.sandbox import bwrap_available
+    from .grading.worker import WorkerNotReadyError, check_ready
+
     api = nbgrader_api(root)
+    scheduler = cluster.scheduler
     if scheduler is None and api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
         raise CourseError(
             "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
@@ -274,8 +298,6 @@ def main(
             raise CourseError(str(error).replace("worker local", "this machine")) from None
     ensure_in_gradebook(api, assignment)
     stage, rest = split_pipeline(list(api.config.Autograde.autograde_preprocessors))
-    from .grading.preprocessors import ExecuteOnWorker
-
     overrides = {"Autograde": {"autograde_preprocessors": [ExecuteOnWorker, *rest]}}
 
     in_gradebook = students_in_gradebook(api, assignment) if not force and student is None else set()
@@ -288,8 +310,12 @@ def main(
 
     interrupted = False
     if pending:
+        try:
+            cluster.open(stage, dict(api.config), tasks=len(pending))
+        except (OSError, TimeoutError) as error:
+            raise CourseError(f"Could not start the grading workers: {error}") from None
         with environment_kept_for_the_run():
-            interrupted = grade_pending(console, root, assignment, pending, workers, scheduler, stage, api, overrides, results)
+            interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results)
     summarize(console, assignment, results, students)
     if interrupted:
         raise KeyboardInterrupt
@@ -322,36 +348,30 @@ def environment_kept_for_the_run():
                 os.environ.pop(name, None)
 
 
-def grade_pending(console, root, assignment, pending, workers, scheduler, stage, api, overrides, results) -> bool:
-    """Grade ``pending`` students at once, appending to ``results``; True when stopped by Ctrl-C."""
+def grade_pending(console, cluster, root, assignment, pending, overrides, results) -> bool:
+    """Grade ``pending`` students at once on the open ``cluster``, appending to ``results``; True when stopped by Ctrl-C."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, stage, dict(api.config), root, len(pending))
-    try:
-        cluster.__enter__()
-    except (OSError, TimeoutError) as error:
-        raise CourseError(f"Could not start the grading workers: {error}") from None
-    try:
-        console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
-        with Progress(*columns, console=console, transient=True) as progress, \
-                ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
-            task = progress.add_task(f"Grading {assignment}", total=len(pending))
-            futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
-            try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    console.print(f"{result.student}: {result.describe()}")
-                    results.append(result)
-                    progress.advance(task)
-            except KeyboardInterrupt:
-                console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
-                cluster.stop()
-                reported = {result.student for result in results}
-                for future in futures:
-                    if not future.cancel() and future.result().student not in reported:
-                        results.append(future.result())
-                return True
-    finally:
-        cluster.__exit__(None, None, None)
+    console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
+    with Progress(*columns, console=console, transient=True) as progress, \
+            ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
+        task = progress.add_task(f"Grading {assignment}", total=len(pending))
+        futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                console.print(f"{result.student}: {result.describe()}")
+                results.append(result)
+                progress.advance(task)
+        except KeyboardInterrupt:
+            console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
+            cluster.stop()
+            reported = {result.student for result in results}
+            for future in futures:
+                if not future.cancel() and future.result().student not in reported:
+                    results.append(future.result())
+            return True
     return False
 
 

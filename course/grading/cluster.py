@@ -15,7 +15,6 @@ reported as not graded.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections import Counter
 from pathlib import Path
@@ -41,18 +40,33 @@ def active_cluster() -> GradingCluster:
 
 
 class GradingCluster:
-    def __init__(self, workers: int | None, scheduler: str | None, stage: list[str], config, course_root: Path, tasks: int):
-        self.workers, self.scheduler = workers, scheduler
-        self.stage, self.config, self.course_root = stage, config, course_root
-        self.tasks = tasks
+    """The workers of one `course grade` run: ``start`` them, ``open`` for grading, ``close``."""
+
+    def __init__(self, workers: int, scheduler: str | None, course_root: Path, tasks: int):
+        self.workers, self.scheduler, self.course_root, self.tasks = workers, scheduler, course_root, tasks
+        self.stage: list[str] = []
+        self.config: dict = {}
         self.gradebook_lock = threading.Lock()
         self.stopping = threading.Event()
         self.cluster = self.client = None
         self.outcomes: list[tuple[str, Outcome]] = []
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
 
     # --- life cycle ------------------------------------------------------------------------------
-    def __enter__(self) -> GradingCluster:
-        global _active
+    def start(self) -> None:
+        """Start the local workers (or connect to the scheduler) in the background: a local worker takes about
+        two seconds to start and load nbgrader, which the coordinator spends loading its own."""
+        self._starting = threading.Thread(target=self._start, name="start-workers", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
+        try:
+            self._connect()
+        except BaseException as error:  # raised again by open(), in the coordinator's thread
+            self._start_error = error
+
+    def _connect(self) -> None:
         from distributed import Client, LocalCluster
 
         if self.scheduler:
@@ -63,26 +77,36 @@ class GradingCluster:
             self.client.wait_for_workers(1, timeout=60)
         else:
             # memory_limit=0: the sandbox caps each kernel; Dask must not kill a worker for what its kernel uses.
-            # The workers start with Ctrl-C ignored (an inherited SIG_IGN survives Python's start-up): it is for
-            # the coordinator, which stops them in order instead of having each die with a traceback.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                self.cluster = LocalCluster(
-                    n_workers=min(self.workers, self.tasks), threads_per_worker=1, processes=True, memory_limit=0,
-                    dashboard_address=None, silence_logs=logging.CRITICAL,
-                )
-            finally:
-                signal.signal(signal.SIGINT, previous)
+            # preload: each worker loads what grading needs as it starts (course.grading.worker.dask_setup).
+            self.cluster = LocalCluster(
+                n_workers=min(self.workers, self.tasks), threads_per_worker=1, processes=True, memory_limit=0,
+                dashboard_address=None, silence_logs=logging.CRITICAL, preload=["course.grading.worker"],
+            )
             self.client = Client(self.cluster)
+
+    def open(self, stage: list[str], config: dict, tasks: int) -> GradingCluster:
+        """Wait for the workers, then take ``tasks`` submissions' execution stage (``stage``, with ``config``)."""
+        global _active
+        if self._starting is None:
+            self.start()
+        self._starting.join()
+        if self._start_error is not None:
+            raise self._start_error
+        self.stage, self.config, self.tasks = stage, config, tasks
+        if self.cluster is not None and len(self.cluster.workers) > tasks:
+            self.cluster.scale(tasks)  # submissions graded before keep their grade: fewer to grade than started
         self.slots_per_host = self._slots_per_host()
         _active = self
         return self
 
-    def __exit__(self, *exc):
+    def close(self) -> None:
         global _active
         _active = None
+        if self._starting is not None:
+            self._starting.join()
         try:
-            self.client.close(timeout=10)
+            if self.client is not None:
+                self.client.close(timeout=10)
         finally:
             if self.cluster is not None:
                 self.cluster.close(timeout=10)
@@ -92,14 +116,14 @@ class GradingCluster:
         slots: Counter = Counter()
         for worker in self.client.scheduler_info(n_workers=-1)["workers"].values():
             slots[worker["host"]] += worker["nthreads"]
-        return dict(slots)
+        return {host: min(count, self.tasks) for host, count in slots.items()}
 
     @property
     def slots(self) -> int:
-        return sum(worker["nthreads"] for worker in self.client.scheduler_info(n_workers=-1)["workers"].values())
+        return sum(self.slots_per_host.values())
 
     def describe(self) -> str:
-        count = len(self.client.scheduler_info(n_workers=-1)["workers"])
+        count = min(len(self.client.scheduler_info(n_workers=-1)["workers"]), self.tasks)  # some may be retiring
         where = f"the Dask cluster at {self.scheduler}" if self.scheduler else "this machine"
         return f"{count} worker(s) on {where}"
 

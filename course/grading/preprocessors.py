@@ -35,6 +35,9 @@ VERIFICATION_FAILED = "VerificationFailed"
 VERIFICATION_FILE = "verification.json"
 EXPORT_MARK = "course_artifact_export"
 VERIFICATION_RESOURCE = "course_outside_verification"
+# The harness and the verifier yield the CPU to the student's kernel, whose run is what grading waits for; they
+# still get any core the kernel leaves idle (docs/benchmarks.md, issue 3).
+HELPER_NICENESS = 10
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -147,7 +150,7 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
 
 
 class SandboxedProcess:
-    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once.
+    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once, niced below the kernel.
 
     ``writable`` and ``readable``: folders outside ``workdir`` it may also write, or only read.
     """
@@ -163,8 +166,15 @@ class SandboxedProcess:
             command = bwrap_command(command, workdir, Path(self.runtime_dir), Path(sandbox.course_root or os.getcwd()),
                                     sandbox.tmp_bytes, writable, readable)
             limits = sandbox_limits(sandbox)
+
+        def before_exec():
+            os.nice(HELPER_NICENESS)
+            if limits:
+                limits()
+
         self.process = subprocess.Popen(
-            command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limits
+            command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=before_exec,
         )
 
     def say(self, line: str) -> None:

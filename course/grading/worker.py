@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -21,9 +22,6 @@ from pathlib import Path
 import psutil
 
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
-from .preprocessors import VERIFICATION_FILE
-
-RETURNED_FILES = (VERIFICATION_FILE,)
 
 
 class WorkerNotReadyError(RuntimeError):
@@ -82,6 +80,20 @@ def check_ready(config) -> None:
         )
 
 
+def dask_setup(worker) -> None:
+    """Dask's preload hook (``LocalCluster(preload=["course.grading.worker"])``), run as a local worker starts.
+
+    Ctrl-C is for the coordinator, which stops the workers in order; a worker that took it would die with a
+    traceback. And a second of imports (nbgrader, nbclient, jupyter_client) is done before the first task comes.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import nbformat  # noqa: F401
+    from nbgrader.utils import setenv  # noqa: F401
+    from traitlets.config import Config  # noqa: F401
+
+    from . import preprocessors  # noqa: F401
+
+
 def kernel_threads(cores: int, slots: int) -> int:
     """TensorFlow intra-op threads of each kernel on a host with ``cores`` running ``slots`` submissions at once."""
     return max(1, (cores - 1) // slots)
@@ -125,6 +137,8 @@ def execute(job: Job) -> Outcome:
     from nbgrader.utils import setenv
     from traitlets.config import Config
 
+    from .preprocessors import VERIFICATION_FILE
+
     started = time.perf_counter()
     config = Config(job.config)
     check_ready(config)
@@ -150,6 +164,6 @@ def execute(job: Job) -> Outcome:
         with setenv(NBGRADER_EXECUTION="autograde"):
             for dotted in job.stage:
                 nb, resources = _class(dotted)(config=config)(nb, resources)
-        returned = {name: (workdir / name).read_bytes() for name in RETURNED_FILES if (workdir / name).is_file()}
+        returned = {name: (workdir / name).read_bytes() for name in (VERIFICATION_FILE,) if (workdir / name).is_file()}
         notebook = nbformat.writes(nb)
     return Outcome(job.notebook_name, notebook, returned, host, time.perf_counter() - started, memory.peak)
