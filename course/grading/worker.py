@@ -9,6 +9,7 @@ the coordinator writes the gradebook. Student code runs only in sandboxed kernel
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import shutil
@@ -19,9 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
+
+
+MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"
 
 
 class WorkerNotReadyError(RuntimeError):
@@ -80,6 +85,32 @@ def check_ready(config) -> None:
         )
 
 
+def use_uncompressed_mnist() -> None:
+    """Point this worker's kernels, harnesses and verifiers at an uncompressed copy of the MNIST file.
+
+    The same arrays, read in 0.05 s instead of decompressed in 0.5 s, about six times per submission. The copy is
+    made once per machine and file, in ~/.cache/mnist-cnn-course/; the loader validates it like any other.
+    """
+    from course.data import MNIST_PATH_ENV, MnistLoadError, load_mnist
+
+    source = os.environ.get(MNIST_PATH_ENV)
+    if not source or not os.path.isfile(source) or Path(source).parent == MNIST_CACHE:
+        return  # check_ready reports a missing file
+    stat = os.stat(source)
+    key = hashlib.sha256(f"{os.path.realpath(source)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    copy = MNIST_CACHE / f"mnist-{key}.npz"
+    if not copy.is_file():
+        try:
+            (x_train, y_train), (x_test, y_test) = load_mnist(source)
+            MNIST_CACHE.mkdir(parents=True, exist_ok=True)
+            partial = copy.with_name(f"{copy.stem}.{os.getpid()}.partial.npz")  # renamed: other workers see all or nothing
+            np.savez(partial, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+            os.replace(partial, copy)
+        except (MnistLoadError, OSError):
+            return  # the original file it is, then: a bad one is reported by the kernels, naming it
+    os.environ[MNIST_PATH_ENV] = str(copy)
+
+
 def dask_setup(worker) -> None:
     """Dask's preload hook (``LocalCluster(preload=["course.grading.worker"])``), run as a local worker starts.
 
@@ -92,6 +123,8 @@ def dask_setup(worker) -> None:
     from traitlets.config import Config  # noqa: F401
 
     from . import preprocessors  # noqa: F401
+
+    use_uncompressed_mnist()
 
 
 def kernel_threads(cores: int, slots: int) -> int:
@@ -142,6 +175,7 @@ def execute(job: Job) -> Outcome:
     started = time.perf_counter()
     config = Config(job.config)
     check_ready(config)
+    use_uncompressed_mnist()
     host = _worker_host()
     slots = job.slots_per_host.get(host.partition("://")[2].rpartition(":")[0])
     if slots:
