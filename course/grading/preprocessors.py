@@ -150,7 +150,8 @@ class FailedTestsAsMessages(NbGraderPreprocessor):
 
 
 class SandboxedProcess:
-    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once, niced below the kernel.
+    """``python -m MODULE ARGS`` in the sandbox (or bare when sandboxing is off), started at once, at a lower
+    priority than the kernel (``HELPER_NICENESS``).
 
     ``writable`` and ``readable``: folders outside ``workdir`` it may also write, or only read.
     """

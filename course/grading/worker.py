@@ -25,8 +25,7 @@ import psutil
 
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 
-
-MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"
+MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"  # use_uncompressed_mnist's copies
 
 
 class WorkerNotReadyError(RuntimeError):
@@ -115,7 +114,8 @@ def dask_setup(worker) -> None:
     """Dask's preload hook (``LocalCluster(preload=["course.grading.worker"])``), run as a local worker starts.
 
     Ctrl-C is for the coordinator, which stops the workers in order; a worker that took it would die with a
-    traceback. And a second of imports (nbgrader, nbclient, jupyter_client) is done before the first task comes.
+    traceback. And a second of imports (nbgrader, nbclient, jupyter_client) and the uncompressed MNIST copy are
+    done before the first task comes.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import nbformat  # noqa: F401
