@@ -87,8 +87,6 @@ class GradingCluster:
     def open(self, stage: list[str], config: dict, tasks: int) -> GradingCluster:
         """Wait for the workers, then take ``tasks`` submissions' execution stage (``stage``, with ``config``)."""
         global _active
-        if self._starting is None:
-            self.start()
         self._starting.join()
         if self._start_error is not None:
             raise self._start_error

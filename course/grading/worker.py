@@ -118,11 +118,7 @@ def dask_setup(worker) -> None:
     done before the first task comes.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import nbformat  # noqa: F401
-    from nbgrader.utils import setenv  # noqa: F401
-    from traitlets.config import Config  # noqa: F401
-
-    from . import preprocessors  # noqa: F401
+    from . import preprocessors  # noqa: F401  (and with it nbgrader, nbclient, nbformat, jupyter_client, traitlets)
 
     use_uncompressed_mnist()
 
@@ -198,6 +194,7 @@ def execute(job: Job) -> Outcome:
         with setenv(NBGRADER_EXECUTION="autograde"):
             for dotted in job.stage:
                 nb, resources = _class(dotted)(config=config)(nb, resources)
-        returned = {name: (workdir / name).read_bytes() for name in (VERIFICATION_FILE,) if (workdir / name).is_file()}
+        record = workdir / VERIFICATION_FILE
+        returned = {VERIFICATION_FILE: record.read_bytes()} if record.is_file() else {}
         notebook = nbformat.writes(nb)
     return Outcome(job.notebook_name, notebook, returned, host, time.perf_counter() - started, memory.peak)
