@@ -210,3 +210,41 @@ def test_workers_read_an_uncompressed_copy_of_the_same_mnist(mnist_path, tmp_pat
     monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
     worker.use_uncompressed_mnist()  # check_ready names a missing file; this leaves it alone
     assert os.environ["MNIST_PATH"] == str(tmp_path / "missing.npz")
+
+
+def _sleep_then_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def test_waiting_for_a_submission_polls_often_without_losing_its_result(dask_client, monkeypatch):
+    """Polling `future.result(timeout=...)` this often on worker processes raised UnboundLocalError (dask/distributed#8514)."""
+    from course.grading import cluster
+
+    monkeypatch.setattr(cluster, "RESULT_POLL_S", 0.001)
+    for seconds in (0.2, 0.3, 0.05):
+        future = dask_client.submit(_sleep_then_return, seconds, pure=False)
+        cluster.wait_watching(future, threading.Event(), "student")
+        assert future.result() == seconds
+
+
+def test_ctrl_c_while_waiting_cancels_the_submission(dask_client, monkeypatch):
+    from course.grading import cluster
+
+    monkeypatch.setattr(cluster, "RESULT_POLL_S", 0.01)
+    stopping = threading.Event()
+    future = dask_client.submit(_sleep_then_return, 3, pure=False)
+    threading.Timer(0.3, stopping.set).start()
+    started = time.monotonic()
+    with pytest.raises(cluster.GradingInterrupted):
+        cluster.wait_watching(future, stopping, "student")
+    assert time.monotonic() - started < 2
+    assert future.cancelled()

@@ -134,7 +134,6 @@ class GradingCluster:
         """Called by ExecuteOnWorker while its thread holds the gradebook lock; releases it while the worker runs."""
         job = Job(student, assignment, notebook_name, notebook, files, self.stage, self.config,
                   str(self.course_root), self.slots_per_host)
-        from distributed import TimeoutError as DaskTimeout
         from distributed.scheduler import KilledWorker
 
         self.gradebook_lock.release()
@@ -143,18 +142,26 @@ class GradingCluster:
                 raise GradingInterrupted(student)
             future = self.client.submit(execute, job, key=f"grade-{assignment}-{student}-{Path(notebook_name).stem}", pure=False)
             try:
-                while True:
-                    if self.stopping.is_set():
-                        future.cancel()
-                        raise GradingInterrupted(student)
-                    try:
-                        outcome = future.result(timeout=RESULT_POLL_S)
-                        break
-                    except (DaskTimeout, TimeoutError):
-                        continue
+                wait_watching(future, self.stopping, student)
+                outcome = future.result()
             except KilledWorker as error:
                 raise WorkerDiedError(f"the workers grading it died ({error})") from None
         finally:
             self.gradebook_lock.acquire()
         self.outcomes.append((student, outcome))
         return outcome
+
+
+def wait_watching(future, stopping: threading.Event, student: str) -> None:
+    """Block until the Dask future is done, cancelling it if Ctrl-C sets `stopping` meanwhile.
+
+    Never `future.result(timeout=...)`: distributed's sync() can then lose the race between its timeout and
+    the result and raise UnboundLocalError ('result') instead of either (dask/distributed#8514), which
+    failed a whole grade run. A done-callback plus an Event has no such race.
+    """
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    while not done.wait(RESULT_POLL_S):
+        if stopping.is_set():
+            future.cancel()
+            raise GradingInterrupted(student)
