@@ -12,6 +12,10 @@ from pathlib import Path
 import psutil
 
 POLL_S = 0.25
+# appended to a course's nbgrader_config.py: its kernels train one batch per compiled call, as a bare run does
+KERAS_DEFAULT_STEPS_CONFIG = """
+c.ResilientExecute.keras_steps_per_execution = 1
+"""
 
 
 class PeakChildMemory(threading.Thread):

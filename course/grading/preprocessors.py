@@ -59,6 +59,10 @@ class ResilientExecute(Execute):
     shutdown_kernel = "immediate"
     sandboxed = Bool(True, help="Run each kernel in the bubblewrap sandbox (course.grading.sandbox).").tag(config=True)
     max_output_bytes = Integer(2_000_000, help="Output kept per cell; the rest is dropped with a note.").tag(config=True)
+    keras_steps_per_execution = Integer(
+        64, help="Training batches per compiled Keras call in each kernel, where the student's compile does not choose "
+        "(course.grading.keras_batching); 1 leaves Keras' own default.",
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -70,6 +74,9 @@ class ResilientExecute(Execute):
                     "nbgrader_config.py to grade without a sandbox."
                 )
             self.kernel_manager_class = SandboxedKernelManager
+        if self.keras_steps_per_execution > 1:
+            install = f"__import__('course.grading.keras_batching', fromlist=['install']).install({self.keras_steps_per_execution})"
+            self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={install}"]
 
     def output(self, outs, msg, display_id, cell_index):
         # A flood of output would fill the grader's memory and the notebook; keep the start and say so.
