@@ -3,7 +3,8 @@
 Lookup order: an explicit ``path``, the ``MNIST_PATH`` environment variable,
 the local Keras cache, then the Keras download (for online users, e.g. Binder).
 Whatever is found is validated before it is returned, so a bad file fails here
-with its name and the problem instead of deep inside a model.
+with its name and the problem instead of deep inside a model. ``resolve_mnist_file``
+returns the file itself (absolute), for processes that must be told where it is.
 """
 
 from __future__ import annotations
@@ -40,20 +41,38 @@ def keras_cache_path() -> Path:
     return Path(keras_home) / "datasets" / "mnist.npz"
 
 
+def resolve_mnist_file(path: str | os.PathLike | None = None) -> Path:
+    """The absolute path of a valid MNIST file, found in ``load_mnist``'s order.
+
+    An explicit ``path``, else ``$MNIST_PATH``, else the Keras cache, else the Keras download (which fills the
+    cache). Raises ``MnistLoadError`` naming the file when it is missing or not MNIST, or when nothing is found.
+    """
+    found, origin = _locate(path)
+    _load_npz(found, origin)
+    return found
+
+
 def load_mnist(path: str | os.PathLike | None = None):
-    """Return ``(x_train, y_train), (x_test, y_test)`` as validated uint8 arrays."""
+    """Return ``(x_train, y_train), (x_test, y_test)`` as validated uint8 arrays (file found as in
+    ``resolve_mnist_file``)."""
+    return _load_npz(*_locate(path))
+
+
+def _locate(path: str | os.PathLike | None) -> tuple[Path, str]:
+    """The one lookup order: the file to read (absolute, not yet validated) and where it came from."""
     if path is not None:
-        return _load_npz(Path(path), origin="the path argument")
+        return Path(os.path.abspath(path)), "the path argument"
     env_path = os.environ.get(MNIST_PATH_ENV)
     if env_path:
-        return _load_npz(Path(env_path), origin=f"${MNIST_PATH_ENV}")
+        return Path(os.path.abspath(env_path)), f"${MNIST_PATH_ENV}"
     cache = keras_cache_path()
     if cache.is_file():
-        return _load_npz(cache, origin="the Keras cache")
-    return _download()
+        return Path(os.path.abspath(cache)), "the Keras cache"
+    _download()
+    return Path(os.path.abspath(keras_cache_path())), "the Keras download"
 
 
-def _download():
+def _download() -> None:
     try:
         from keras.datasets import mnist
 
@@ -64,7 +83,6 @@ def _download():
             f"Point ${MNIST_PATH_ENV} at a local mnist.npz, e.g. "
             f"`export {MNIST_PATH_ENV}=../shared/data/mnist.npz`, or pass load_mnist(path=...)."
         ) from error
-    return _load_npz(keras_cache_path(), origin="the Keras download")
 
 
 def _load_npz(path: Path, origin: str):

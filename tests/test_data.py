@@ -114,3 +114,74 @@ def test_pickled_objects_are_refused(real_arrays, tmp_path):
 def test_keras_cache_location_follows_keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     assert data.keras_cache_path() == tmp_path / "datasets" / "mnist.npz"
+
+
+# resolve_mnist_file: the same order as load_mnist, returning the validated file's absolute path
+
+
+def test_resolve_explicit_relative_path_is_made_absolute(mnist_path, tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mnist.npz").symlink_to(mnist_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
+    resolved = data.resolve_mnist_file("data/mnist.npz")
+    assert resolved == tmp_path / "data" / "mnist.npz" and resolved.is_absolute()
+
+
+def test_resolve_uses_the_environment_before_the_keras_cache(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").write_text("not this one")
+    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
+    assert data.resolve_mnist_file() == mnist_path
+
+
+def test_resolve_falls_back_to_the_keras_cache(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").symlink_to(mnist_path)
+    assert data.resolve_mnist_file() == tmp_path / "datasets" / "mnist.npz"
+
+
+def test_resolve_downloads_into_the_keras_cache_when_it_is_empty(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    from keras.datasets import mnist
+
+    downloads = []
+
+    def fake_download(*args, **kwargs):  # what Keras does: fill $KERAS_HOME/datasets/mnist.npz
+        downloads.append(1)
+        (tmp_path / "datasets").mkdir(exist_ok=True)
+        (tmp_path / "datasets" / "mnist.npz").symlink_to(mnist_path)
+
+    monkeypatch.setattr(mnist, "load_data", fake_download)
+    assert data.resolve_mnist_file() == tmp_path / "datasets" / "mnist.npz"
+    assert data.resolve_mnist_file() == tmp_path / "datasets" / "mnist.npz"
+    assert len(downloads) == 1, "the second lookup finds the cache"
+
+
+def test_resolve_names_a_missing_environment_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "elsewhere.npz"))
+    with pytest.raises(MnistLoadError, match=r"elsewhere\.npz \(from \$MNIST_PATH\) does not exist"):
+        data.resolve_mnist_file()
+
+
+def test_resolve_validates_the_file(real_arrays, tmp_path):
+    path = write_npz(tmp_path / "bad.npz", real_arrays, y_train=real_arrays["y_train"][:10])
+    with pytest.raises(MnistLoadError, match=r"bad\.npz: y_train has shape"):
+        data.resolve_mnist_file(path)
+
+
+def test_load_mnist_reads_the_file_resolve_finds(mnist_path, tmp_path, monkeypatch):
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").symlink_to(mnist_path)
+    read = []
+    original = data._load_npz
+    monkeypatch.setattr(data, "_load_npz", lambda path, origin: read.append(path) or original(path, origin))
+    load_mnist()
+    assert read == [tmp_path / "datasets" / "mnist.npz"]
+    assert data.resolve_mnist_file() == read[0]
