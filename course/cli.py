@@ -132,3 +132,13 @@ def demo():
     from . import demo as demo_module
 
     demo_module.main(console=console)
+
+
+@main.command(help="Check that this machine can grade: bubblewrap, the sandbox (starts, no network, process and "
+              "memory caps), cgroups, MNIST and a Jupyter kernel. Exit status 1 when a check fails.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the checks on each worker of this Dask scheduler instead.")
+def doctor(scheduler):
+    from . import doctor as doctor_module
+
+    if not doctor_module.main(console=console, scheduler=scheduler):
+        sys.exit(1)
