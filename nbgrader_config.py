@@ -11,13 +11,13 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # --- autograding -------------------------------------------------------------------------------
-# Pipeline = nbgrader 0.9.6's default, with Execute made resilient, verification outside the kernel,
-# and stderr kept from scoring.
+# Pipeline = nbgrader 0.9.6's default, with its Execute step replaced by ExecuteOnWorker: the notebook runs in a
+# sandboxed kernel on a grading worker, and every test cell is judged outside the kernel (README: "Grading
+# untrusted code"). This is the pipeline that runs: `course grade` only hands ExecuteOnWorker its workers.
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
-    ClearHiddenTests,
     GetGrades,
     IgnorePattern,
     LimitOutput,
@@ -25,19 +25,14 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from course.grading.preprocessors import (  # noqa: E402
-    ExportArtifacts,
+    ClearHiddenTestCells,
+    ExecuteOnWorker,
     FailedTestsAsMessages,
-    ResilientExecute,
     StderrDoesNotScore,
-    TrustedVerification,
 )
 
-# Scores of the verifiable tests come from outside the student's kernel: ExportArtifacts has the kernel save
-# the model and returned values, TrustedVerification measures them in a process of its own.
 c.Autograde.autograde_preprocessors = [
-    ExportArtifacts,
-    ResilientExecute,
-    TrustedVerification,
+    ExecuteOnWorker,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -49,14 +44,16 @@ c.Autograde.autograde_preprocessors = [
 # Per cell. The slowest cell is the 5-epoch fit: ~45 s measured on 2 cores at batch size 32 (docs/benchmarks.md);
 # 600 s leaves room for a loaded machine and a small batch size, and still cuts an endless loop.
 c.Execute.timeout = 600
+# The whole notebook, all cells together: N cells each just under the per-cell cap cannot hold a worker N times it.
+c.ResilientExecute.notebook_timeout = 1800
 
 # --- feedback ----------------------------------------------------------------------------------
-# Students see test messages, never hidden test source or tracebacks that quote it.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]
+# Students see test messages, never hidden test source or tracebacks that quote it; what their code printed is
+# rendered as inert text (no script, no active HTML).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestCells, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.sanitize_html = True
 
 # --- sandbox -----------------------------------------------------------------------------------
-# Each kernel runs in bubblewrap: no network, read-only filesystem, the course directory hidden.
-c.ResilientExecute.sandboxed = True
-c.ExportArtifacts.sandboxed = True
-c.Sandbox.course_root = c.CourseDirectory.root
+# Every process that runs student code, and the verifier, runs in bubblewrap with an allow-list of what it sees
+# (course/grading/sandbox.py). c.Sandbox.enabled = False would grade untrusted code unsandboxed.
 c.Sandbox.memory_bytes = 4 * 2**30

@@ -20,6 +20,8 @@ CONV_KERNEL = (3, 3)
 POOL_SIZE = (2, 2)
 HIDDEN_UNITS = 64
 LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense", "Dense")
+# Layers that only apply an activation: the spec puts each activation inside its Conv2D or Dense layer instead.
+ACTIVATION_LAYER_TYPES = ("Activation", "ReLU", "Softmax", "LeakyReLU", "ELU")
 DENSE_SPEC = ((HIDDEN_UNITS, "relu"), (HIDDEN_UNITS, "relu"), (NUM_CLASSES, "softmax"))
 RELATIVE_TOLERANCE = 1e-4
 VALUE_SAMPLE_SIZE = 2000
@@ -119,12 +121,18 @@ def model_layers(model):
     """Exactly six layers, of the spec's types, in order."""
     model_built(model)
     types = tuple(_layer_type(layer) for layer in model.layers)
+    separate = [found for found in types if found in ACTIVATION_LAYER_TYPES]
+    hint = (
+        f" {separate[0]} is a separate activation layer: give the activation to the layer itself instead, "
+        "as in Conv2D(..., activation='relu') and Dense(64, activation='relu')."
+        if separate else ""
+    )
     require(
         len(types) == len(LAYER_TYPES),
-        f"The model has {len(types)} layers ({', '.join(types)}); the spec asks for {len(LAYER_TYPES)}: {', '.join(LAYER_TYPES)}.",
+        f"The model has {len(types)} layers ({', '.join(types)}); the spec asks for {len(LAYER_TYPES)}: {', '.join(LAYER_TYPES)}.{hint}",
     )
     for position, (found, expected) in enumerate(zip(types, LAYER_TYPES), start=1):
-        require(found == expected, f"Layer {position} is {found}; the spec asks for {expected} there ({', '.join(LAYER_TYPES)}).")
+        require(found == expected, f"Layer {position} is {found}; the spec asks for {expected} there ({', '.join(LAYER_TYPES)}).{hint}")
 
 
 # --- compile_model ----------------------------------------------------------------------------
@@ -146,7 +154,11 @@ def model_compiled(model):
 
 
 class FitRecorder:
-    """Stands in for a compiled model: records every ``fit`` call and trains nothing."""
+    """Stands in for a compiled model: records every ``fit`` call and trains nothing.
+
+    Like a Keras model, it has a ``history`` attribute once ``fit`` has run: the History that ``fit`` returned
+    (Keras' History callback sets ``model.history``), so ``model.fit(...); return model.history`` works here too.
+    """
 
     def __init__(self):
         self.calls = []
@@ -154,11 +166,15 @@ class FitRecorder:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0, validation_data=None, **kwargs):
         import keras
 
-        self.calls.append({"x": x, "y": y, "epochs": epochs, "initial_epoch": kwargs.get("initial_epoch", 0)})
+        self.calls.append({
+            "x": x, "y": y, "epochs": epochs, "initial_epoch": kwargs.get("initial_epoch", 0),
+            "batch_size": batch_size, "steps_per_epoch": kwargs.get("steps_per_epoch"),
+        })
         history = keras.callbacks.History()
         history.epoch = list(range(epochs))
         history.history = {"loss": [1.0 / (e + 1) for e in range(epochs)], "accuracy": [1 - 1.0 / (e + 2) for e in range(epochs)]}
         history.params = {"epochs": epochs, "verbose": verbose}
+        self.history = history
         return history
 
     def __getattr__(self, name):

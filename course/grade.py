@@ -6,26 +6,31 @@ failing is a result, not an error: the command exits non-zero only when the grad
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
-import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .coursedir import CourseError, course_root, nbgrader_api
 from .grading.cluster import GradingCluster
+from .grading.records import GRADED_MARKER, disagreements, flags, graded_digest, stopped_reason, write_marker  # noqa: F401
 
 # nbgrader and what comes with it (a second to import) are imported where used: the grading workers start first
 # and load while the coordinator does (GradingCluster.start).
 
-GRADED_MARKER = ".course-graded.json"
+LOCK_FILE = ".course-grade.lock"
+MAX_NOTEBOOK_BYTES = 50_000_000  # a submitted notebook larger than this is refused, with the reason
 
 
 @dataclass
@@ -36,27 +41,28 @@ class StudentResult:
     max_score: float = 0.0
     failed_tests: tuple[str, ...] = ()
     stopped: str | None = None  # why execution stopped early (kernel died, timeout)
-    flagged: tuple[str, ...] = ()  # test cells where the kernel and the verification outside it disagreed
+    flagged: tuple[str, ...] = ()  # why a human should look: disagreements, anything not verified
     grader_error: str | None = None
     interrupted: bool = False  # the run stopped before this student was done
     unchanged: bool = False  # graded by an earlier run from the same submission
 
     def describe(self) -> str:
+        """One line of console markup; everything a student's files could have shaped is escaped."""
         if self.interrupted:
             return "[yellow]not graded yet[/]: the run was stopped"
         if not self.graded:
-            return f"[red]not graded[/]: {self.grader_error}"
+            return f"[red]not graded[/]: {escape(str(self.grader_error))}"
         text = f"{self.score:g}/{self.max_score:g}"
         if self.stopped:
-            text += f"  [yellow]stopped early[/]: {self.stopped}"
+            text += f"  [yellow]stopped early[/]: {escape(self.stopped)}"
         elif self.failed_tests:
-            text += f"  failed {len(self.failed_tests)} test(s): {', '.join(self.failed_tests)}"
+            text += f"  failed {len(self.failed_tests)} test(s): {escape(', '.join(self.failed_tests))}"
         else:
             text += "  [green]all tests passed[/]"
         if self.unchanged:
             text += "  (unchanged since graded)"
         if self.flagged:
-            text += f"  [magenta]flagged[/]: the kernel's result was overruled on {', '.join(self.flagged)}"
+            text += f"  [magenta]flagged[/]: {escape('; '.join(self.flagged))}"
         return text
 
 
@@ -72,10 +78,12 @@ def grader_failure(outcome: dict) -> str:
 
 
 def submitted_students(root: Path, assignment: str) -> list[str]:
+    """Every folder name under submitted/ with this assignment in it (read with scandir: no glob misreads a name)."""
     submitted = root / "submitted"
     if not submitted.is_dir():
         return []
-    return sorted(path.name for path in submitted.iterdir() if (path / assignment).is_dir())
+    with os.scandir(submitted) as entries:
+        return sorted(entry.name for entry in entries if os.path.isdir(os.path.join(entry.path, assignment)))
 
 
 def ensure_in_gradebook(api, assignment: str) -> None:
@@ -110,42 +118,72 @@ def read_results(api, root: Path, assignment: str, students: list[str]) -> list[
             results.append(StudentResult(student, True, submission.score, submission.max_score, failed))
     for result in results:
         result.stopped = stopped_reason(root / "autograded" / result.student / assignment)
-        result.flagged = tuple(disagreements(root / "autograded" / result.student / assignment))
+        result.flagged = tuple(flags(root / "autograded" / result.student / assignment))
     return results
 
 
-def disagreements(autograded_dir: Path) -> list[str]:
-    """Test cells that passed in the student's kernel but failed verification outside it: the mark of tampering.
+@dataclass
+class Staged:
+    """A submission as the grader took it in: its notebooks' bytes, copied where only the grader writes."""
 
-    (The other way round, a cell the kernel never reached but whose function verifies, is no cause for alarm.)
-    """
-    from .grading.preprocessors import VERIFICATION_FILE
-
-    path = autograded_dir / VERIFICATION_FILE
-    if not path.is_file():
-        return []
-    return [item["cell"] for item in json.loads(path.read_text()).get("disagreements", []) if item["kernel"] and not item["trusted"]]
+    digest: str  # sha256 of the notebooks' names and bytes: what is graded, and what resume compares
+    notes: list[str]  # what was left out, and why
 
 
-def stopped_reason(autograded_dir: Path) -> str | None:
-    import nbformat
+def stage_submission(root: Path, assignment: str, student: str, notebooks: list[str], staging: Path | None) -> Staged:
+    """Only the notebook crosses in: read each of the assignment's notebooks from submitted/<student>/<assignment>/
+    as a regular file of bounded size (no link followed, no FIFO read), and, with ``staging``, copy it there with
+    the submission's timestamp. Everything else in the folder is left alone and named in the notes."""
+    from .grading.exceptions import SubmissionRefused
+    from .grading.untrusted_files import open_dir, read_regular
 
-    from .grading.preprocessors import GRADING_STOPPED
-
-    for path in sorted(autograded_dir.glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            for output in cell.get("outputs", []):
-                if output.get("ename") == GRADING_STOPPED and not output.evalue.startswith("This cell did not run"):
-                    return output.evalue
-    return None
-
-
-def submission_digest(submission_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(submission_dir.rglob("*")):
-        if path.is_file():
-            digest.update(str(path.relative_to(submission_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    folder = Path("submitted") / student / assignment
+    digest, notes = hashlib.sha256(), []
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = root_fd
+        for part in folder.parts:  # every level refused if it is a link
+            next_fd = open_dir(Path(part), dir_fd=fd)
+            if fd != root_fd:
+                os.close(fd)
+            fd = next_fd
+        try:
+            with os.scandir(fd) as entries:
+                present = sorted(entry.name for entry in entries)
+            files = {}
+            for name in notebooks:
+                if name not in present:
+                    continue
+                try:
+                    files[name] = read_regular(name, MAX_NOTEBOOK_BYTES, dir_fd=fd)
+                except SubmissionRefused as error:
+                    raise SubmissionRefused(f"{folder / name}: {error}".replace(f"{name}: {name}", name)) from None
+            timestamp = None
+            if "timestamp.txt" in present:
+                try:
+                    timestamp = read_regular("timestamp.txt", 1000, dir_fd=fd)
+                except SubmissionRefused as error:
+                    notes.append(f"timestamp.txt ignored: {error}")
+            extra = [name for name in present if name not in files and name != "timestamp.txt"]
+            if extra:
+                notes.append(f"only the notebook is graded; left alone: {', '.join(extra[:5])}" + (" ..." if len(extra) > 5 else ""))
+        finally:
+            os.close(fd)
+    finally:
+        if fd != root_fd:
+            os.close(root_fd)
+    if not files:
+        raise SubmissionRefused(f"{folder} holds none of the assignment's notebooks ({', '.join(notebooks)})")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    if staging is not None:
+        target = staging / student / assignment
+        target.mkdir(parents=True)
+        for name, content in files.items():
+            (target / name).write_bytes(content)
+        if timestamp is not None:
+            (target / "timestamp.txt").write_bytes(timestamp)
+    return Staged(digest.hexdigest(), notes)
 
 
 def students_in_gradebook(api, assignment: str) -> set[str]:
@@ -159,27 +197,37 @@ def students_in_gradebook(api, assignment: str) -> set[str]:
             return set()
 
 
-def already_graded(root: Path, assignment: str, student: str, in_gradebook: set[str]) -> bool:
-    """Graded to the end by an earlier run, from the submission as it is now (an interrupted run resumes here)."""
-    marker = root / "autograded" / student / assignment / GRADED_MARKER
-    if student not in in_gradebook or not marker.is_file():
-        return False
-    return json.loads(marker.read_text()).get("submission") == submission_digest(root / "submitted" / student / assignment)
+def already_graded(root: Path, assignment: str, student: str, in_gradebook: set[str], digest: str) -> bool:
+    """Graded to the end by an earlier run, from exactly these bytes (an interrupted run resumes here). The marker
+    holds the hash of the bytes that were graded, taken before grading: a file replaced meanwhile is regraded."""
+    return student in in_gradebook and graded_digest(root / "autograded" / student / assignment) == digest
 
 
-def split_pipeline(pipeline: list) -> tuple[list[str], list]:
-    """The configured autograde pipeline, cut after its execution stage (which runs on the workers)."""
-    from nbgrader.preprocessors import Execute
-    from traitlets.utils.importstring import import_item
-
-    from .grading.preprocessors import ExportArtifacts, TrustedVerification
-
-    classes = [import_item(item) if isinstance(item, str) else item for item in pipeline]
-    remote = [index for index, cls in enumerate(classes) if issubclass(cls, (ExportArtifacts, Execute, TrustedVerification))]
-    if not remote:
-        raise CourseError("c.Autograde.autograde_preprocessors in nbgrader_config.py has no execution step (Execute).")
-    cut = remote[-1] + 1
-    return [f"{cls.__module__}.{cls.__qualname__}" for cls in classes[:cut]], classes[cut:]
+@contextmanager
+def course_lock(root: Path):
+    """One `course grade` at a time on a course: a second one stops at once, saying so."""
+    (root / "autograded").mkdir(exist_ok=True)
+    path = root / "autograded" / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise CourseError(
+            f"Another `course grade` is running on this course ({holder}; lock: {path}). Wait for it to finish, "
+            "or stop it; two runs would grade the same students twice."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def autograde(api, assignment: str, student: str) -> dict:
@@ -196,31 +244,36 @@ def autograde(api, assignment: str, student: str) -> dict:
     return capture_log(app)
 
 
-def grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
+def grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict, digest: str) -> StudentResult:
     """One student, in a thread of its own; nbgrader's steps hold the gradebook lock, the worker's do not."""
     try:
-        return _grade_student(cluster, root, assignment, student, overrides)
+        return _grade_student(cluster, root, assignment, student, overrides, digest)
     except Exception as error:  # a fault of the grader's: report it with this student, grade the others
         return StudentResult(student, False, grader_error=f"{type(error).__name__}: {error}")
 
 
-def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict) -> StudentResult:
+def void_old_score(api, assignment: str, student: str) -> None:
+    """A grade that failed leaves no score behind: an old one would stand for work that is no longer there."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
+        try:
+            gradebook.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student: str, overrides: dict, digest: str) -> StudentResult:
     with cluster.gradebook_lock:
         if cluster.stopping.is_set():
             return StudentResult(student, False, interrupted=True)
         api = nbgrader_api(root, **overrides)
         outcome = autograde(api, assignment, student)
         if cluster.stopping.is_set() and not outcome["success"]:
-            # nbgrader removed the partial notebook; no half-made score may stand in the gradebook either
-            with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
-                try:
-                    gradebook.remove_submission(assignment, student)
-                except MissingEntry:
-                    pass
+            void_old_score(api, assignment, student)  # nbgrader removed the partial notebook; no half-made score either
             return StudentResult(student, False, interrupted=True)
         if not outcome["success"]:
+            void_old_score(api, assignment, student)
             result = StudentResult(student, False, grader_error=grader_failure(outcome))
             (root / "autograded").mkdir(exist_ok=True)
             log_path = root / "autograded" / f"{student}.{assignment}.grading-error.log"
@@ -228,14 +281,12 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
             result.grader_error += f" (log: {log_path.relative_to(root)})"
             return result
         [result] = read_results(api, root, assignment, [student])
-        marker = root / "autograded" / student / assignment / GRADED_MARKER
         executions = [
-            {"notebook": execution.notebook_name, "worker": execution.worker, "seconds": round(execution.seconds, 2),
+            {"notebook": execution.job_id, "worker": execution.worker, "seconds": round(execution.seconds, 2),
              "peak_memory_bytes": execution.peak_memory_bytes}
             for name, execution in cluster.outcomes if name == student
         ]
-        marker.write_text(json.dumps({"submission": submission_digest(root / "submitted" / student / assignment),
-                                      "executions": executions}, indent=1))
+        write_marker(root / "autograded" / student / assignment, digest, executions)
         return result
 
 
@@ -270,52 +321,101 @@ def main(
         raise CourseError(f"No submissions to grade: put them in {root / 'submitted'}/<student>/{assignment}/.")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
-    cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
-    cluster.start()
+    with course_lock(root):
+        cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
+        cluster.start()
+        try:
+            return _grade(console, root, assignment, student, students, force, cluster)
+        finally:
+            cluster.close()
+
+
+def check_sandbox(api, console: Console, local: bool) -> None:
+    """Grading starts only where the sandbox can; grading without it is the instructor's explicit choice, said."""
+    from .grading.bwrap_binary import BwrapBinary, bwrap_version, userns_problem
+    from .grading.exceptions import SandboxUnavailableError
+    from .grading.sandbox import Sandbox, find_bwrap as configured_bwrap, process_cap
+
+    sandbox = Sandbox(config=api.config)
+    if not sandbox.enabled:
+        console.print("[bold red]warning:[/] c.Sandbox.enabled = False in nbgrader_config.py: student code runs "
+                      "WITHOUT a sandbox, with your rights on this machine. The export records it.")
+        return
+    if not local:
+        return  # each worker checks its own (course.grading.worker.check_ready)
     try:
-        return _grade(console, root, assignment, student, students, force, cluster)
-    finally:
-        cluster.close()
+        path = configured_bwrap(sandbox.bwrap)
+    except SandboxUnavailableError as error:
+        raise CourseError(str(error)) from None
+    problem = userns_problem(BwrapBinary(path, bwrap_version(path), "in use"))
+    if problem:
+        raise CourseError(f"{problem} Until then, `course grade` will not run student code (`course doctor` checks this machine).")
+    if process_cap() is None:
+        console.print("[yellow]note:[/] this machine lets grading make no pids cgroup, so a sandbox's number of "
+                      "processes is not capped (memory, CPU time and file size still are). `course doctor` says why.")
 
 
 def _grade(console, root, assignment, student, students, force, cluster) -> list[StudentResult]:
-    from .grading.preprocessors import ExecuteOnWorker
-    from .grading.sandbox import bwrap_available
-    from .grading.worker import WorkerNotReadyError, check_ready
+    from .data import MnistLoadError, resolve_mnist_file
+    from .grading.exceptions import SubmissionRefused
+    from .student_ids import id_problem
 
     api = nbgrader_api(root)
-    scheduler = cluster.scheduler
-    if scheduler is None and api.config.ResilientExecute.get("sandboxed", True) and not bwrap_available():
-        raise CourseError(
-            "Student kernels run in a bubblewrap sandbox, and bwrap is not installed. Install it "
-            "(Debian/Ubuntu: sudo apt-get install bubblewrap), or set c.ResilientExecute.sandboxed = False and "
-            "c.ExportArtifacts.sandboxed = False in nbgrader_config.py to grade without one."
-        )
-    if scheduler is None:
+    local = cluster.scheduler is None
+    check_sandbox(api, console, local)
+    mnist_file = None
+    if local:
         try:
-            check_ready(api.config)
-        except WorkerNotReadyError as error:
-            raise CourseError(str(error).replace("worker local", "this machine")) from None
+            mnist_file = str(resolve_mnist_file())
+        except MnistLoadError as error:
+            raise CourseError(f"Grading needs MNIST on this machine: {error}") from None
     ensure_in_gradebook(api, assignment)
-    stage, rest = split_pipeline(list(api.config.Autograde.autograde_preprocessors))
-    overrides = {"Autograde": {"autograde_preprocessors": [ExecuteOnWorker, *rest]}}
+    notebooks = sorted(path.name for path in (root / "source" / assignment).glob("*.ipynb"))
 
+    results: list[StudentResult] = []
+    digests: dict[str, str] = {}
+    for name in students:
+        problem = id_problem(name)
+        if problem is None:
+            try:
+                staged = stage_submission(root, assignment, name, notebooks, None)
+                digests[name] = staged.digest
+                continue
+            except (SubmissionRefused, OSError) as error:
+                problem = f"submission refused: {error}"
+                void_old_score(api, assignment, name)
+        result = StudentResult(name, False, grader_error=problem)
+        results.append(result)
+        console.print(f"{escape(name)}: {result.describe()}")
     in_gradebook = students_in_gradebook(api, assignment) if not force and student is None else set()
-    unchanged = {name for name in students if already_graded(root, assignment, name, in_gradebook)}
-    pending = [name for name in students if name not in unchanged]
-    results = read_results(api, root, assignment, [name for name in students if name in unchanged])
-    for result in results:
+    unchanged = {name for name, digest in digests.items() if already_graded(root, assignment, name, in_gradebook, digest)}
+    pending = [name for name in students if name in digests and name not in unchanged]
+    kept = read_results(api, root, assignment, [name for name in students if name in unchanged])
+    for result in kept:
         result.unchanged = True
-        console.print(f"{result.student}: {result.describe()}")
+        console.print(f"{escape(result.student)}: {result.describe()}")
+    results += kept
 
     interrupted = False
     if pending:
+        staging = Path(tempfile.mkdtemp(prefix="course-staged-"))
         try:
-            cluster.open(stage, dict(api.config), tasks=len(pending))
-        except (OSError, TimeoutError) as error:
-            raise CourseError(f"Could not start the grading workers: {error}") from None
-        with environment_kept_for_the_run():
-            interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results)
+            for name in pending:
+                staged = stage_submission(root, assignment, name, notebooks, staging)
+                digests[name] = staged.digest  # the bytes actually graded: resume compares these
+                for note in staged.notes:
+                    console.print(f"{escape(name)}: [dim]{escape(note)}[/]")
+            cluster.digests = digests
+            overrides = {"ExecuteOnWorker": {"executor": cluster},
+                         "CourseDirectory": {"submitted_directory": str(staging)}}
+            try:
+                cluster.open(dict(api.config), mnist_file, tasks=len(pending))
+            except (OSError, TimeoutError) as error:
+                raise CourseError(f"Could not start the grading workers: {error}") from None
+            with environment_kept_for_the_run():
+                interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results, digests)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     summarize(console, assignment, results, students)
     if interrupted:
         raise KeyboardInterrupt
@@ -348,7 +448,7 @@ def environment_kept_for_the_run():
                 os.environ.pop(name, None)
 
 
-def grade_pending(console, cluster, root, assignment, pending, overrides, results) -> bool:
+def grade_pending(console, cluster, root, assignment, pending, overrides, results, digests) -> bool:
     """Grade ``pending`` students at once on the open ``cluster``, appending to ``results``; True when stopped by Ctrl-C."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -357,11 +457,11 @@ def grade_pending(console, cluster, root, assignment, pending, overrides, result
     with Progress(*columns, console=console, transient=True) as progress, \
             ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
         task = progress.add_task(f"Grading {assignment}", total=len(pending))
-        futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides) for name in pending]
+        futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides, digests[name]) for name in pending]
         try:
             for future in as_completed(futures):
                 result = future.result()
-                console.print(f"{result.student}: {result.describe()}")
+                console.print(f"{escape(result.student)}: {result.describe()}")
                 results.append(result)
                 progress.advance(task)
         except KeyboardInterrupt:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from course.grading.reference import solution_code
+from course.sandboxed.notebook_code import solution_code
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "mnist_cnn"

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from cases import Case
-from course.grading.reference import solution_code
+from course.sandboxed.notebook_code import solution_code
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source" / "mnist_cnn" / "mnist_cnn.ipynb"

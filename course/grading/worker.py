@@ -1,18 +1,16 @@
 """What a grading worker does with one submission: execute it and verify it, touching no gradebook.
 
-`course grade` (the coordinator) runs nbgrader's autograde itself, and at the execution step ships the sanitized
-notebook and the submission's other files here as bytes, so workers need no filesystem in common with it. The
-worker runs the execution stage of the configured pipeline (ExportArtifacts, ResilientExecute,
-TrustedVerification) in a private folder and returns the executed notebook and the verification record;
-the coordinator writes the gradebook. Student code runs only in sandboxed kernels and harnesses, as always.
+`course grade` (the coordinator) runs nbgrader's autograde itself, and at its execution step
+(course.grading.preprocessors.ExecuteOnWorker) ships the sanitized notebook here as data: only the notebook
+crosses, and workers need no filesystem in common with the coordinator. The worker runs it in a sandboxed kernel
+in a private folder, with the harness and the verifier beside it (course.grading.verification), and returns the
+executed notebook and the verification record, as data; the coordinator writes the gradebook.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
-import shutil
 import signal
 import tempfile
 import threading
@@ -24,40 +22,37 @@ import numpy as np
 import psutil
 
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
+from .exceptions import SandboxUnavailableError, WorkerNotReadyError
 
 MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"  # use_uncompressed_mnist's copies
 
 
-class WorkerNotReadyError(RuntimeError):
-    """The worker machine cannot grade (no bubblewrap, no MNIST); no student's fault, so no student's score."""
+EXPORT_MARK = "course_artifact_export"
 
 
 @dataclass
 class Job:
+    """One notebook of one submission, as a grading worker gets it: data only, no path of the coordinator's."""
+
+    job_id: str  # course, assignment, student and the hash of the exact bytes graded (see course.grade)
     student: str
     assignment: str
     notebook_name: str
-    notebook: str  # the sanitized notebook, as JSON
-    files: dict[str, bytes]  # the submission's other files, by path relative to the notebook's folder
-    stage: list[str]  # dotted names of the preprocessors to run, in order
+    notebook: str  # the sanitized notebook, hidden tests replaced, as JSON
+    answers: str  # the cells the harness runs (setup cells and the student's own), as a notebook in JSON
     config: dict  # the course's nbgrader config (traitlets Config)
-    course_root: str  # the coordinator's course directory, hidden from kernels if this machine has it
+    mnist_file: str | None  # resolved by the coordinator; None: resolve it on the worker
     slots_per_host: dict[str, int] = field(default_factory=dict)  # worker host -> tasks it runs at once
 
 
 @dataclass
 class Outcome:
-    notebook_name: str
+    job_id: str
     notebook: str
-    files: dict[str, bytes]
+    record: dict  # the verifier's verdicts ("error" when it could not verify), and why execution stopped
     worker: str
     seconds: float
     peak_memory_bytes: int  # the worker process and everything it started (kernel, harness, verifier)
-
-
-def _class(dotted: str):
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 def _worker_host() -> str:
@@ -69,32 +64,35 @@ def _worker_host() -> str:
         return "local"
 
 
-def check_ready(config) -> None:
-    sandboxed = config.get("ResilientExecute", {}).get("sandboxed", True)
-    if sandboxed and shutil.which("bwrap") is None:
-        raise WorkerNotReadyError(f"worker {_worker_host()} has no bubblewrap (bwrap): install it there (apt-get install bubblewrap)")
-    from course.data import MNIST_PATH_ENV
+def check_ready(config, mnist_file: str | None) -> str:
+    """The MNIST file this worker's sandboxes read (resolved here when the coordinator could not), or
+    WorkerNotReadyError saying what to fix on which worker."""
+    from course.data import MnistLoadError, resolve_mnist_file
 
-    # kernels have no network and a private home: they read MNIST from $MNIST_PATH only
-    path = os.environ.get(MNIST_PATH_ENV)
-    if not path or not os.path.isfile(path):
-        raise WorkerNotReadyError(
-            f"worker {_worker_host()} has no MNIST file: set {MNIST_PATH_ENV} in its environment to the absolute path "
-            f"of mnist.npz (now: {path or 'unset'})"
-        )
+    from .sandbox import Sandbox, find_bwrap
+
+    sandbox = Sandbox(config=config)
+    if sandbox.enabled:
+        try:
+            find_bwrap(sandbox.bwrap)
+        except SandboxUnavailableError as error:
+            raise WorkerNotReadyError(f"worker {_worker_host()}: {error}") from None
+    try:
+        return str(resolve_mnist_file(mnist_file if mnist_file and os.path.isfile(mnist_file) else None))
+    except MnistLoadError as error:
+        raise WorkerNotReadyError(f"worker {_worker_host()} has no MNIST file: {error}") from None
 
 
-def use_uncompressed_mnist() -> None:
-    """Point this worker's kernels, harnesses and verifiers at an uncompressed copy of the MNIST file.
+def uncompressed_mnist(source: str) -> str:
+    """An uncompressed copy of the MNIST file ``source``, for this worker's sandboxes (or ``source`` itself).
 
     The same arrays, read in 0.05 s instead of decompressed in 0.5 s, about six times per submission. The copy is
     made once per machine and file, in ~/.cache/mnist-cnn-course/; the loader validates it like any other.
     """
-    from course.data import MNIST_PATH_ENV, MnistLoadError, load_mnist
+    from course.data import MnistLoadError, load_mnist
 
-    source = os.environ.get(MNIST_PATH_ENV)
-    if not source or not os.path.isfile(source) or Path(source).parent == MNIST_CACHE:
-        return  # check_ready reports a missing file
+    if Path(source).parent == MNIST_CACHE:
+        return source
     stat = os.stat(source)
     key = hashlib.sha256(f"{os.path.realpath(source)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     copy = MNIST_CACHE / f"mnist-{key}.npz"
@@ -106,8 +104,8 @@ def use_uncompressed_mnist() -> None:
             np.savez(partial, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
             os.replace(partial, copy)
         except (MnistLoadError, OSError):
-            return  # the original file it is, then: a bad one is reported by the kernels, naming it
-    os.environ[MNIST_PATH_ENV] = str(copy)
+            return source  # the original file it is, then: a bad one is reported by the kernels, naming it
+    return str(copy)
 
 
 def dask_setup(worker) -> None:
@@ -118,9 +116,7 @@ def dask_setup(worker) -> None:
     done before the first task comes.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from . import preprocessors  # noqa: F401  (and with it nbgrader, nbclient, nbformat, jupyter_client, traitlets)
-
-    use_uncompressed_mnist()
+    from . import kernel_run, verification  # noqa: F401  (and with them nbgrader, nbclient, nbformat, jupyter_client)
 
 
 def kernel_threads(cores: int, slots: int) -> int:
@@ -161,40 +157,52 @@ class PeakMemory:
 
 
 def execute(job: Job) -> Outcome:
-    """Run the execution stage on one notebook of one submission (the Dask task)."""
+    """Run one notebook of one submission in its sandboxed kernel, with the harness and the verifier beside it
+    (the Dask task). Everything returned is data: the coordinator checks it belongs to ``job`` before saving it."""
     import nbformat
-    from nbgrader.utils import setenv
+    from nbformat.v4 import new_code_cell
     from traitlets.config import Config
 
-    from .preprocessors import VERIFICATION_FILE
+    from .kernel_run import ResilientExecute
+    from .sandbox import Sandbox, SandboxSettings
+    from .verification import OutsideVerification, Verification
 
     started = time.perf_counter()
     config = Config(job.config)
-    check_ready(config)
-    use_uncompressed_mnist()
+    mnist_file = uncompressed_mnist(check_ready(config, job.mnist_file))
+    settings = SandboxSettings.from_config(Sandbox(config=config), mnist_file)
     host = _worker_host()
-    slots = job.slots_per_host.get(host.partition("://")[2].rpartition(":")[0])
-    if slots:
-        # kernels inherit these. One core is left to the harness, the verifier and the coordinator, and the kernels
-        # at once share the rest, so they do not fight over this host's cores; one op at a time, as this network is
-        # too small for parallel ops to pay (benchmarks/kernel_threads.py: one thread beats TensorFlow's default)
-        os.environ.update(tensorflow_threads(kernel_threads(os.cpu_count() or 1, slots)))
+    slots = job.slots_per_host.get(host.partition("://")[2].rpartition(":")[0]) or 1
+    # One core is left to the harness, the verifier and the coordinator, and the kernels at once share the rest,
+    # so they do not fight over this host's cores; one op at a time, as this network is too small for parallel ops
+    # to pay (benchmarks/kernel_threads.py: one thread beats TensorFlow's default)
+    env = tensorflow_threads(kernel_threads(os.cpu_count() or 1, slots))
+    verification_config = Verification(config=config)
     with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
-        workdir = Path(tmp) / job.student / job.assignment
-        workdir.mkdir(parents=True)
-        for relative, content in job.files.items():
-            target = workdir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        if not Path(job.course_root).is_dir():
-            config.Sandbox.course_root = tmp  # this machine has no copy of the course to hide
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
         nb = nbformat.reads(job.notebook, as_version=4)
+        executor = ResilientExecute(settings, env, config=config)
+        verification = OutsideVerification(settings, verification_config, nbformat.reads(job.answers, as_version=4),
+                                           workdir, executor.notebook_timeout, env)
+        cells = []
+        for cell in nb.cells:
+            cells.append(cell)
+            stage = verification_config.anchors.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+            if stage:
+                export = new_code_cell(f'__import__("course.sandboxed.artifacts", fromlist=["save"]).save("{stage}", globals())')
+                export.metadata[EXPORT_MARK] = stage
+                cells.append(export)
+        nb.cells = cells
+        executor.after_cell = lambda cell, index: verification.trained_model_saved() if EXPORT_MARK in cell.metadata else None
         name = Path(job.notebook_name).stem
-        resources = {"metadata": {"path": str(workdir), "name": name}, "unique_key": name, "output_files_dir": f"{name}_files"}
-        with setenv(NBGRADER_EXECUTION="autograde"):
-            for dotted in job.stage:
-                nb, resources = _class(dotted)(config=config)(nb, resources)
-        record = workdir / VERIFICATION_FILE
-        returned = {VERIFICATION_FILE: record.read_bytes()} if record.is_file() else {}
+        resources = {"metadata": {"path": str(workdir), "name": name}, "unique_key": name}
+        try:
+            nb, resources = executor.preprocess(nb, resources)
+        finally:
+            record = verification.record()
+        nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
+        record["stopped"] = executor.stopped_because
+        record["sandboxed"] = bool(settings.bwrap)
         notebook = nbformat.writes(nb)
-    return Outcome(job.notebook_name, notebook, returned, host, time.perf_counter() - started, memory.peak)
+    return Outcome(job.job_id, notebook, record, host, time.perf_counter() - started, memory.peak)

@@ -1,8 +1,14 @@
 """Runs the student's five functions on the grader's inputs, in a sandboxed process of its own, and saves what
 they return. Nothing here is trusted: course.grading.verify checks the saved outputs, and no grader check runs
-in this process, so student code that monkeypatches or hooks anything here can only spoil its own outputs.
+in this process, so student code that monkeypatches or hooks anything here can only spoil its own outputs. What
+it records of train_model (epochs, batch size, data) is cross-checked by the verifier against the optimizer's step
+count of the model the notebook itself trained, so a forged record gains nothing.
 
-    python -m course.grading.harness NOTEBOOK OUTDIR
+The student's namespace is built as the notebook's: the setup cells, then every code cell the student could edit
+(the solution cells and any cell they added), in notebook order. A helper defined in an extra cell works here as
+it did in the notebook, and a function an extra cell redefines is the one checked.
+
+    python -I -m course.sandboxed.harness NOTEBOOK OUTDIR
 
 The inputs are small slices of MNIST (checks of a function's behaviour do not need the whole data set) and the
 seeded probe model of course.checks, which the verifier rebuilds identically to evaluate it itself.
@@ -25,13 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from course.grading.reference import code_cells, solution_code
+from course.sandboxed.notebook_code import code_cells, solution_code
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 TRAIN_SLICE, TEST_SLICE = 2000, 1000  # train_model gets the whole training set: slicing it is a fault to catch
 CALL_TIMEOUT_S = 30  # every call is on small inputs and trains nothing: a second or two when right
-SETUP_CELL = "imports"
 OTHER_INPUT_SHAPE = (32, 32, 1)
 
 
@@ -68,14 +73,16 @@ def harness_inputs():
 
 
 def student_namespace(notebook_path: Path) -> dict:
+    """Run the cells of the answers notebook (the grader chose them: setup, then the student's own) in order."""
     namespace: dict = {"__name__": "__main__"}
     for cell in code_cells(notebook_path):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") or meta.get("grade_id") == SETUP_CELL:
-            try:
-                exec(compile(solution_code(cell["source"]), meta.get("grade_id", "cell"), "exec"), namespace)
-            except BaseException:  # a broken cell leaves its function undefined; later ones may still work
-                traceback.print_exc()
+        try:
+            signal.alarm(CALL_TIMEOUT_S)
+            exec(compile(solution_code(cell["source"]), cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "cell"), "exec"), namespace)
+        except BaseException:  # a broken cell leaves its function undefined; later ones may still work
+            traceback.print_exc()
+        finally:
+            signal.alarm(0)
     return namespace
 
 
@@ -88,6 +95,7 @@ def run(notebook_path: Path, outdir: Path) -> None:
     def save():
         (outdir / "results.json").write_text(json.dumps(results))
 
+    signal.signal(signal.SIGALRM, _alarm)
     raw, scaled, labels = harness_inputs()
     namespace = student_namespace(notebook_path)
     calls = {
@@ -122,13 +130,61 @@ def _compile(compile_model, checks):
 
 
 def _train(train_model, checks, images, labels):
-    from course.grading import hidden_checks
-
-    recorder = checks.FitRecorder()
+    recorder = _recorder(checks)
     returned = train_model(recorder, images, labels)
-    calls = hidden_checks.summarize_fit_calls(recorder, images, labels)
-    return {"calls": [{key: (bool(v) if isinstance(v, np.bool_) else v) for key, v in call.items()} for call in calls],
+    if returned is None or returned is recorder:  # `model.fit(...); return model.history` returns the same History
+        returned = getattr(recorder, "history", returned) if returned is recorder else returned
+    return {"calls": summarize_fit_calls(recorder, images, labels),
             "returned": f"{type(returned).__module__}.{type(returned).__name__}"}
+
+
+def _recorder(checks):
+    """The visible checks' FitRecorder, also noting what decides the number of training steps."""
+
+    class StepRecorder(checks.FitRecorder):
+        def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+                validation_split=0.0, validation_data=None, **kwargs):
+            history = super().fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, **kwargs)
+            self.calls[-1].update(batch_size=batch_size, validation_split=validation_split,
+                                  steps_per_epoch=kwargs.get("steps_per_epoch"))
+            return history
+
+    return StepRecorder()
+
+
+def summarize_fit_calls(recorder, train_images, train_labels) -> list[dict]:
+    """What each fit call got, as plain data for the verifier."""
+    from course.checks import VALUE_SAMPLE_SIZE
+
+    sample = slice(0, VALUE_SAMPLE_SIZE)
+    summaries = []
+    for call in recorder.calls:
+        x, y = call["x"], call["y"]
+        shaped = getattr(x, "shape", None) is not None
+        summaries.append({
+            "images": int(len(x)) if shaped else None,
+            "images_equal": bool(x is train_images or (shaped and np.array_equal(np.asarray(x[sample]), np.asarray(train_images[sample])))),
+            "labels_equal": bool(getattr(y, "shape", None) is not None and np.array_equal(np.asarray(y), np.asarray(train_labels))),
+            "epochs": _int(call["epochs"]) - _int(call.get("initial_epoch") or 0),
+            "batch_size": _int(call.get("batch_size")) if call.get("batch_size") is not None else None,
+            "validation_split": _float(call.get("validation_split")),
+            "steps_per_epoch": _int(call.get("steps_per_epoch")) if call.get("steps_per_epoch") is not None else None,
+        })
+    return summaries
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _float(value) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return -1.0
 
 
 def _store(name: str, value, outdir: Path) -> dict:

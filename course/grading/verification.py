@@ -1,0 +1,107 @@
+"""The harness and the verifier of one notebook, running beside its kernel on a grading worker.
+
+Three folders the grader makes, out of the kernel's sight:
+- ``harness/in``: the answers notebook (the setup cells and the cells the student could edit), read-only to the
+  harness; ``harness/out``: the only place the harness (which runs student code) may write;
+- ``verifier/in``: copies the grader makes of what the harness and the notebook saved, read-only to the verifier,
+  which runs no student code and answers on its stdout.
+
+The grader copies with ``untrusted_files.copy_tree``: regular files only, no link followed, bounded. So neither
+student process can point the grader, or the verifier, at anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import nbformat
+from traitlets import Dict, Integer
+from traitlets.config import Configurable
+
+from .sandbox import PackageView, SandboxedProcess, SandboxSettings
+from .untrusted_files import copy_tree
+
+# The harness and the verifier yield the CPU to the student's kernel, whose run is what grading waits for; they
+# still get any core the kernel leaves idle (docs/benchmarks.md, issue 3).
+HELPER_NICENESS = 10
+MAX_RECORD_BYTES = 5_000_000
+
+
+class Verification(Configurable):
+    """Settings of the verification outside the kernel: c.Verification.<name> in nbgrader_config.py."""
+
+    anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifacts its export cell saves").tag(config=True)
+    setup_cells = Dict({"imports": True}, help="grade_ids of the locked cells the harness runs before the student's").tag(config=True)
+    harness_timeout = Integer(300, help="Seconds the harness may take, all the student's functions together.").tag(config=True)
+    verifier_timeout = Integer(600, help="Seconds the verifier may take after the notebook has ended.").tag(config=True)
+    max_artifact_bytes = Integer(200_000_000, help="Bytes of saved outputs the grader copies for the verifier.").tag(config=True)
+
+
+class OutsideVerification:
+    """Start with the kernel; ``trained_model_saved`` when the notebook's export cell has run; ``verdicts`` at the end."""
+
+    def __init__(self, settings: SandboxSettings, config: Verification, answers: nbformat.NotebookNode,
+                 kernel_workdir: Path, notebook_timeout: float, env: dict):
+        self.config, self.kernel_workdir = config, kernel_workdir
+        self.root = Path(tempfile.mkdtemp(prefix="course-verification-"))
+        harness_in, self.harness_out = self.root / "harness" / "in", self.root / "harness" / "out"
+        self.verifier_in, verifier_home = self.root / "verifier" / "in", self.root / "verifier" / "home"
+        for folder in (harness_in, self.harness_out, self.verifier_in, verifier_home):
+            folder.mkdir(parents=True)
+        answers_path = harness_in / "answers.ipynb"
+        nbformat.write(answers, answers_path)
+        self.harness = SandboxedProcess(
+            settings, ["course.sandboxed.harness", str(answers_path), str(self.harness_out)], self.harness_out,
+            PackageView.BESIDE_STUDENT_CODE, config.harness_timeout, HELPER_NICENESS, readable=(harness_in,), env=env,
+        )
+        self.verifier = SandboxedProcess(
+            settings, ["course.grading.verify", str(self.verifier_in)], verifier_home, PackageView.GRADER,
+            config.harness_timeout + notebook_timeout + config.verifier_timeout, HELPER_NICENESS,
+            readable=(self.verifier_in,), env=env,
+        )
+        self.skipped: list[str] = []
+        self._model_saved = threading.Event()
+        self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
+        self._teller.start()
+
+    def _copy(self, source: Path, target: Path) -> None:
+        report = copy_tree(source, target, max_files=50, max_bytes=self.config.max_artifact_bytes)
+        self.skipped += report.skipped
+
+    def _tell_verifier(self) -> None:
+        try:
+            self.harness.wait()
+            self._copy(self.harness_out, self.verifier_in / "harness")
+        finally:
+            self.verifier.say("harness ended\n")
+        # bounded, so that a notebook that never reaches its export cell leaves no verifier waiting for ever
+        self._model_saved.wait(timeout=self.verifier.timeout)
+        self._copy(self.kernel_workdir / ".artifacts" / "trained", self.verifier_in / "trained")
+        self.verifier.say("trained model saved\n")
+
+    def trained_model_saved(self) -> None:
+        self._model_saved.set()
+
+    def record(self) -> dict:
+        """After the notebook has run: the verifier's record, {"verdicts": {...}} and "error" if it could not verify."""
+        try:
+            self._model_saved.set()  # the notebook has ended, whether or not its export cell ran
+            self._teller.join()
+            status, output = self.verifier.wait()
+            if status is None:
+                return {"verdicts": {}, "error": f"the verifier took longer than {self.verifier.timeout} s"}
+            try:
+                record = json.loads(output[:MAX_RECORD_BYTES])
+            except ValueError:
+                return {"verdicts": {}, "error": f"the verifier stopped (exit status {status}) without a verdict"}
+            if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
+                return {"verdicts": {}, "error": "the verifier's answer was malformed"}
+            if self.skipped:
+                record["skipped_files"] = self.skipped[:20]
+            return record
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
