@@ -213,20 +213,18 @@ def test_workers_read_an_uncompressed_copy_of_the_same_mnist(mnist_path, tmp_pat
     from course.grading import worker
 
     monkeypatch.setattr(worker, "MNIST_CACHE", tmp_path / "cache")
-    monkeypatch.setenv("MNIST_PATH", str(mnist_path))
-    worker.use_uncompressed_mnist()
-    copy = Path(os.environ["MNIST_PATH"])
+    copy = Path(worker.uncompressed_mnist(str(mnist_path)))
     assert copy.parent == tmp_path / "cache" and copy.is_file()
     with np.load(copy) as archive:
         assert all(archive.zip.getinfo(f"{name}.npy").compress_type == 0 for name in archive.files)  # stored, not deflated
     for original, copied in zip(load_mnist(mnist_path), load_mnist(copy)):
         assert all(np.array_equal(a, b) for a, b in zip(original, copied))
-    worker.use_uncompressed_mnist()  # already the copy: left as it is
-    assert os.environ["MNIST_PATH"] == str(copy) and len(list(copy.parent.iterdir())) == 1
+    assert worker.uncompressed_mnist(str(copy)) == str(copy)  # already the copy: left as it is
+    assert len(list(copy.parent.iterdir())) == 1
 
-    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
-    worker.use_uncompressed_mnist()  # check_ready names a missing file; this leaves it alone
-    assert os.environ["MNIST_PATH"] == str(tmp_path / "missing.npz")
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    assert worker.uncompressed_mnist(str(broken)) == str(broken)  # the kernels then name the bad file
 
 
 def _sleep_then_return(seconds: float) -> float:

@@ -5,7 +5,9 @@ import json
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from course.grading.preprocessors import ResilientExecute
+from course.data import resolve_mnist_file
+from course.grading.kernel_run import ResilientExecute
+from course.grading.sandbox import Sandbox, SandboxSettings
 
 PROBE = """
 import json
@@ -35,17 +37,17 @@ print(json.dumps({
 
 def run_in_grading_kernel(tmp_path, **options) -> tuple[list[str], dict]:
     config = Config()
-    hidden, workdir = tmp_path / "course", tmp_path / "work"  # the sandbox hides a course directory: an empty one
-    hidden.mkdir()
+    workdir = tmp_path / "work"
     workdir.mkdir()
-    config.Sandbox.course_root = str(hidden)
     for name, value in options.items():
         setattr(config.ResilientExecute, name, value)
+    settings = SandboxSettings.from_config(Sandbox(config=config), str(resolve_mnist_file()))
     nb = new_notebook(cells=[new_code_cell("print(__import__('json').dumps(dir()))"), new_code_cell(PROBE)])
-    nb, _ = ResilientExecute(config=config).preprocess(nb, {"metadata": {"path": str(workdir)}})
+    nb, _ = ResilientExecute(settings, {}, config=config).preprocess(nb, {"metadata": {"path": str(workdir)}})
     outputs = [output for cell in nb.cells for output in cell.outputs]
     assert all(output.output_type == "stream" for output in outputs), outputs
-    return json.loads(nb.cells[0].outputs[0].text), json.loads(nb.cells[1].outputs[0].text)
+    stdout = [[output.text for output in cell.outputs if output.name == "stdout"] for cell in nb.cells]  # TensorFlow logs on stderr
+    return json.loads("".join(stdout[0])), json.loads("".join(stdout[1]))
 
 
 def test_kernels_default_to_several_batches_per_call_with_the_same_training(tmp_path):

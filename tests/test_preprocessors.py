@@ -2,10 +2,9 @@
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
-from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import determine_grade
 
-from course.grading.preprocessors import StderrDoesNotScore, FailedTestsAsMessages
+from course.grading.preprocessors import ClearHiddenTestCells, FailedTestsAsMessages, StderrDoesNotScore
 
 
 def graded_test_cell(source="checks.something()", outputs=()):
@@ -36,8 +35,22 @@ def test_feedback_keeps_the_message_and_drops_the_traceback_and_hidden_source():
     traceback = ["CheckFailed  Traceback", "----> 3 checks.conv_layer_config(secret_line)", "CheckFailed: Conv2D has 16 filters"]
     cell = graded_test_cell(source, [new_output("error", ename="CheckFailed", evalue="Conv2D has 16 filters; the spec asks for 8.", traceback=traceback)])
     nb = new_notebook(cells=[cell])
-    ClearHiddenTests().preprocess(nb, {})
+    ClearHiddenTestCells().preprocess(nb, {})
     FailedTestsAsMessages().preprocess(nb, {})
     text = nbformat.writes(nb)
     assert "secret_line" not in text
     assert nb.cells[0].outputs[0].traceback == ["CheckFailed: Conv2D has 16 filters; the spec asks for 8."]
+
+
+def solution_cell(source):
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False, "grade_id": "s", "schema_version": 3}
+    return cell
+
+
+def test_a_marker_in_a_students_solution_cell_does_not_stop_feedback():
+    student = solution_cell("def f():\n    # ### BEGIN HIDDEN TESTS\n    return 1")
+    nb = new_notebook(cells=[student, graded_test_cell("# visible\n### BEGIN HIDDEN TESTS\nsecret()\n### END HIDDEN TESTS")])
+    ClearHiddenTestCells().preprocess(nb, {})
+    assert nb.cells[0].source == student.source  # the student's own text is theirs
+    assert "secret" not in nb.cells[1].source and nb.cells[1].source == "# visible"
