@@ -32,10 +32,9 @@ SUBMISSION = ROOT / "grader_tests" / "submissions" / "passes_all.ipynb"
 
 
 UNVERIFIED_CONFIG = """
-from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
-c.Autograde.autograde_preprocessors = [ResilientExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+from nbgrader.preprocessors import Execute
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        StderrDoesNotScore, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-c.ResilientExecute.sandboxed = False
 """
 
 

@@ -132,7 +132,7 @@ def test_processes_are_capped(graded):
 def test_output_is_capped(graded):
     course, _, _ = graded
     output = cell_outputs(course, "tamper_floods_output", "scale_mnist_data")
-    assert len(output) < 1_100_000 and "output beyond 1,000,000 bytes was dropped" in output
+    assert len(output) < 1_100_000 and "output beyond 1,000,000 bytes in a cell was dropped" in output
 
 
 def test_harness_outputs_are_out_of_reach(graded):
