@@ -3,6 +3,11 @@
 A wrong answer names the test cells it must lose, each with a fragment of the message the student must see.
 A valid answer loses nothing. `test_cases.py` runs the notebook's own test cells (hidden ones included)
 against each answer, without training; `test_cases_autograded.py` runs a few of them through `course grade`.
+
+Each case is plain data (the function's source code, the cells it loses and a note), so the same answers can also
+be run through the sandboxed harness and the verifier. Many come from real student answers that were once graded
+wrong (issue 16): a valid spelling that lost points, or a wrong answer that passed. The note says why a case is
+valid or wrong where that was a decision; course/grading/hidden_checks.py lists the decisions about layer options.
 """
 
 from __future__ import annotations
@@ -16,18 +21,19 @@ class Case:
     function: str
     code: str
     loses: dict[str, str] = field(default_factory=dict)  # test cell -> message fragment
+    note: str = ""  # why the answer is valid or wrong, where that was a decision
 
     @property
     def valid(self) -> bool:
         return not self.loses
 
 
-def wrong(name, function, code, **loses):
-    return Case(name, function, code, loses)
+def wrong(name, function, code, note="", **loses):
+    return Case(name, function, code, loses, note)
 
 
-def valid(name, function, code):
-    return Case(name, function, code)
+def valid(name, function, code, note=""):
+    return Case(name, function, code, note=note)
 
 
 SCALE = "scale_mnist_data"
@@ -148,6 +154,113 @@ def get_model(input_shape):
         "Conv2D(8, kernel_size=(3, 3), padding='SAME', activation=tf.nn.relu, input_shape=input_shape)",
         "MaxPooling2D(pool_size=(2, 2))", "Flatten()", "Dense(64, activation=tf.nn.relu)",
         "Dense(64, activation=tf.keras.activations.relu)", "Dense(10, activation=tf.nn.softmax)")),
+    # --- get_model: real student patterns (issue 16) ---
+    wrong("model_conv_channels_first", MODEL, model_code(
+        'Conv2D(8, (3, 3), padding="same", activation="relu", data_format="channels_first", input_shape=input_shape)', *SPEC_TAIL),
+          note="reads the 28 rows as channels: a different convolution, though the model still builds",
+          test_model_conv="Conv2D has data_format='channels_first', which reads the first image axis as the channels"),
+    wrong("model_conv_dilated", MODEL, model_code(
+        'Conv2D(8, (3, 3), padding="same", dilation_rate=2, activation="relu", input_shape=input_shape)', *SPEC_TAIL),
+          test_model_conv="Conv2D has dilation_rate (2, 2), which spreads its kernel over a wider window"),
+    wrong("model_conv_without_bias", MODEL, model_code(
+        'Conv2D(8, (3, 3), padding="same", use_bias=False, activation="relu", input_shape=input_shape)', *SPEC_TAIL),
+          note="decision: no bias is a different layer (72 parameters, not 80)",
+          test_model_conv="Conv2D has use_bias=False; keep the default use_bias=True"),
+    wrong("model_conv_frozen", MODEL, model_code(
+        'Conv2D(8, (3, 3), padding="same", activation="relu", trainable=False, input_shape=input_shape)', *SPEC_TAIL),
+          note="decision: fit would never train the convolution",
+          test_model_conv="Conv2D has trainable=False, so fit never changes its weights"),
+    wrong("model_pool_channels_first", MODEL, model_code(SPEC_CONV, 'MaxPooling2D((2, 2), data_format="channels_first")', *SPEC_TAIL[1:]),
+          test_model_pool="MaxPooling2D has data_format='channels_first'"),
+    wrong("model_dense_without_bias", MODEL, model_code(SPEC_CONV, *SPEC_TAIL[:2], 'Dense(64, activation="relu", use_bias=False)', *SPEC_TAIL[3:]),
+          test_model_dense="Dense layer 1 has use_bias=False"),
+    wrong("model_separate_relu_layers", MODEL, """from tensorflow.keras.layers import ReLU
+
+def get_model(input_shape):
+    return Sequential([
+        Conv2D(8, (3, 3), padding="same", input_shape=input_shape),
+        ReLU(),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64),
+        ReLU(),
+        Dense(64),
+        ReLU(),
+        Dense(10, activation="softmax"),
+    ])""",
+          note="computes the spec's function, but the spec asks for six layers with the activation inside each: "
+               "only the layer check fails, and the Conv2D and Dense checks count the ReLU layers",
+          test_model_layers="ReLU is a separate activation layer: give the activation to the layer itself instead"),
+    wrong("model_activation_layers", MODEL, """from tensorflow.keras.layers import Activation
+
+def get_model(input_shape):
+    model = Sequential()
+    model.add(Conv2D(8, (3, 3), padding="same", input_shape=input_shape))
+    model.add(MaxPooling2D((2, 2)))
+    model.add(Activation("relu"))
+    model.add(Flatten())
+    model.add(Dense(64))
+    model.add(Activation("relu"))
+    model.add(Dense(64, activation="relu"))
+    model.add(Dense(10))
+    model.add(Activation("softmax"))
+    return model""",
+          note="ReLU after the pooling is not the Conv2D's activation (max-pooling and ReLU commute, but the spec puts ReLU "
+               "in the Conv2D), so the conv check fails too",
+          test_model_layers="Activation is a separate activation layer",
+          test_model_conv="Conv2D uses a linear (none) activation; the spec asks for ReLU"),
+    wrong("model_softmax_layer", MODEL, model_code(SPEC_CONV, *SPEC_TAIL[:4], "Dense(10)", "tf.keras.layers.Softmax()"),
+          test_model_layers="Softmax is a separate activation layer"),
+    wrong("model_prelu_hidden", MODEL, model_code(SPEC_CONV, *SPEC_TAIL[:2], "Dense(64)", "tf.keras.layers.PReLU()", *SPEC_TAIL[3:]),
+          note="PReLU learns its negative slope: not ReLU",
+          test_model_layers="The model has 7 layers", test_model_dense="Dense layer 1 uses a linear (none) activation"),
+    valid("model_keras2_imports_maxpool2d", MODEL, """from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Conv2D, MaxPool2D, Flatten, Dense
+
+def get_model(input_shape):
+    model = Sequential([
+        Conv2D(filters=8, kernel_size=3, padding='same', activation='relu', input_shape=input_shape),
+        MaxPool2D(pool_size=2),
+        Flatten(),
+        Dense(units=64, activation='relu'),
+        Dense(units=64, activation='relu'),
+        Dense(units=10, activation='softmax'),
+    ])
+    return model"""),
+    valid("model_keras_activations_functions", MODEL, """import keras
+
+def get_model(input_shape):
+    model = keras.models.Sequential()
+    model.add(keras.layers.Input(shape=input_shape))
+    model.add(keras.layers.Conv2D(8, (3, 3), padding="same", activation=keras.activations.relu))
+    model.add(keras.layers.MaxPool2D((2, 2)))
+    model.add(keras.layers.Flatten())
+    model.add(keras.layers.Dense(64, activation=keras.activations.relu))
+    model.add(keras.layers.Dense(64, activation=tf.keras.activations.relu))
+    model.add(keras.layers.Dense(10, activation=keras.activations.softmax))
+    return model"""),
+    valid("model_input_layer", MODEL, model_code(
+        "tf.keras.layers.InputLayer(shape=input_shape)", 'Conv2D(8, (3, 3), padding="same", activation="relu")', *SPEC_TAIL)),
+    valid("model_explicit_defaults", MODEL, model_code(
+        'Conv2D(8, (3, 3), strides=(1, 1), padding="same", data_format="channels_last", dilation_rate=(1, 1), groups=1, '
+        'use_bias=True, activation="relu", input_shape=input_shape)',
+        'MaxPooling2D(pool_size=(2, 2), strides=(2, 2), padding="valid", data_format="channels_last")',
+        'Flatten(data_format="channels_last")', 'Dense(64, activation="relu", use_bias=True)', 'Dense(64, activation="relu", use_bias=True)',
+        'Dense(10, activation="softmax", use_bias=True)')),
+    valid("model_harmless_options", MODEL, model_code(
+        'Conv2D(8, (3, 3), padding="same", activation="relu", name="conv", kernel_initializer="he_normal", '
+        'bias_initializer="zeros", kernel_regularizer=tf.keras.regularizers.l2(1e-4), input_shape=input_shape)',
+        'MaxPooling2D((2, 2), name="pool")', 'Flatten(name="flatten")',
+        'Dense(64, activation="relu", kernel_initializer=tf.keras.initializers.HeNormal(seed=1), bias_constraint=tf.keras.constraints.MaxNorm(3))',
+        'Dense(64, activation="relu", dtype="float64", activity_regularizer="l2")',
+        'Dense(10, activation="softmax", name="output")'),
+          note="decision: names, initializers, regularizers, constraints and dtype leave what each layer computes unchanged"),
+    valid("model_flatten_channels_first", MODEL, model_code(SPEC_CONV, SPEC_TAIL[0], 'Flatten(data_format="channels_first")', *SPEC_TAIL[2:]),
+          note="decision: reorders the 1568 features before a fully connected layer, which learns the same function either way"),
+    wrong("model_dense_lora", MODEL, model_code(SPEC_CONV, *SPEC_TAIL[:2], 'Dense(64, activation="relu", lora_rank=4)', *SPEC_TAIL[3:]),
+          test_model_dense="Dense layer 1 has LoRA enabled (lora_rank=4), which freezes its kernel"),
+    valid("model_pool_same_padding", MODEL, model_code(SPEC_CONV, 'MaxPooling2D((2, 2), padding="same")', *SPEC_TAIL[1:]),
+          note="decision: on the even-sized inputs of this assignment 'same' pooling gives exactly the 'valid' output"),
     # --- compile_model: wrong ---
     wrong("compile_sgd", COMPILE, compile_code('optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"]'),
           test_compile_optimizer="The optimizer is SGD; the spec asks for Adam"),
@@ -167,6 +280,57 @@ def get_model(input_shape):
           test_compile_metrics="compile's third positional argument is loss_weights"),
     wrong("compile_extra_metric", COMPILE, compile_code('optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy", "mae"]'),
           test_compile_metrics="accuracy as the only metric"),
+    # --- compile_model: real student patterns (issue 16) ---
+    wrong("compile_exact_match_accuracy", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[tf.keras.metrics.Accuracy()]'),
+          note="passed before: Accuracy() is named 'accuracy' but compares predictions to labels exactly",
+          test_compile_metrics="keras.metrics.Accuracy compares predicted values to labels exactly; for class probabilities use metrics=['accuracy'] or SparseCategoricalAccuracy"),
+    wrong("compile_exact_match_accuracy_named", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[keras.metrics.Accuracy(name="accuracy")]',
+        imports="import keras\n\n"),
+          test_compile_metrics="keras.metrics.Accuracy compares predicted values to labels exactly"),
+    wrong("compile_categorical_accuracy_function", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[keras.metrics.categorical_accuracy]', imports="import keras\n\n"),
+          test_compile_metrics="keras.metrics.CategoricalAccuracy expects one-hot labels"),
+    wrong("compile_categorical_accuracy_named_accuracy", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[tf.keras.metrics.CategoricalAccuracy(name="accuracy")]'),
+          note="a name does not change what a metric computes",
+          test_compile_metrics="keras.metrics.CategoricalAccuracy expects one-hot labels, but the labels are integers 0-9"),
+    wrong("compile_categorical_accuracy_string", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["categorical_accuracy"]'),
+          test_compile_metrics="keras.metrics.CategoricalAccuracy expects one-hot labels"),
+    wrong("compile_top5_accuracy", COMPILE, compile_code(
+        'optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_top_k_categorical_accuracy"]'),
+          test_compile_metrics="The metric is sparse_top_k_categorical_accuracy; use metrics=['accuracy']"),
+    wrong("compile_metrics_bare_string", COMPILE, compile_code('optimizer="adam", loss="sparse_categorical_crossentropy", metrics="accuracy"'),
+          note="Keras 3 refuses a bare string: compile raises, so every compile cell fails with Keras' message",
+          test_compile_done="Expected `metrics` argument to be a list, tuple, or dict",
+          test_compile_optimizer="Expected `metrics` argument to be a list, tuple, or dict",
+          test_compile_loss="Expected `metrics` argument to be a list, tuple, or dict",
+          test_compile_metrics="Expected `metrics` argument to be a list, tuple, or dict"),
+    wrong("compile_keras2_lr_argument", COMPILE, compile_code(
+        'optimizer=tf.keras.optimizers.Adam(lr=0.001), loss="sparse_categorical_crossentropy", metrics=["accuracy"]'),
+          note="lr= was Keras 2; Keras 3 raises, so compile_model fails and every compile cell with it",
+          test_compile_done="Argument(s) not recognized: {'lr': 0.001}",
+          test_compile_optimizer="Argument(s) not recognized: {'lr': 0.001}",
+          test_compile_loss="Argument(s) not recognized: {'lr': 0.001}",
+          test_compile_metrics="Argument(s) not recognized: {'lr': 0.001}"),
+    wrong("compile_amsgrad", COMPILE, compile_code(
+        'optimizer=tf.keras.optimizers.Adam(amsgrad=True), loss="sparse_categorical_crossentropy", metrics=["accuracy"]'),
+          test_compile_optimizer="Adam's amsgrad is True; keep the default False"),
+    wrong("compile_adam_clipnorm", COMPILE, compile_code(
+        'optimizer=tf.keras.optimizers.Adam(clipnorm=1.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"]'),
+          test_compile_optimizer="Adam's clipnorm is 1.0; keep the default None"),
+    wrong("compile_adam_schedule", COMPILE, compile_code(
+        "optimizer=tf.keras.optimizers.Adam(tf.keras.optimizers.schedules.ExponentialDecay(0.001, 1000, 0.9)), "
+        'loss="sparse_categorical_crossentropy", metrics=["accuracy"]'),
+          test_compile_optimizer="Adam's learning_rate is a schedule (ExponentialDecay); keep the constant default 0.001"),
+    wrong("compile_loss_ignore_class", COMPILE, compile_code(
+        'optimizer="adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(ignore_class=0), metrics=["accuracy"]'),
+          test_compile_loss="ignore_class=0, so it skips every image of that digit"),
+    wrong("compile_categorical_loss_named_sparse", COMPILE, compile_code(
+        'optimizer="adam", loss=tf.keras.losses.CategoricalCrossentropy(name="sparse_categorical_crossentropy"), metrics=["accuracy"]'),
+          test_compile_loss="The loss is CategoricalCrossentropy; the labels are integers 0-9"),
     # --- compile_model: valid ---
     valid("compile_objects", COMPILE, compile_code(
         "optimizer=tf.keras.optimizers.Adam(), loss=tf.keras.losses.SparseCategoricalCrossentropy(), "
@@ -175,6 +339,19 @@ def get_model(input_shape):
     valid("compile_loss_function_explicit_lr", COMPILE, compile_code(
         "optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3), loss=tf.keras.losses.sparse_categorical_crossentropy, "
         'metrics=["sparse_categorical_accuracy"]')),
+    valid("compile_keras_objects_named_metric", COMPILE, compile_code(
+        "optimizer=keras.optimizers.Adam(), loss=keras.losses.SparseCategoricalCrossentropy(), "
+        'metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")]', imports="import keras\n\n")),
+    valid("compile_keras2_adam_learning_rate_tuple", COMPILE, compile_code(
+        'optimizer=tf.keras.optimizers.Adam(learning_rate=0.001), loss="sparse_categorical_crossentropy", metrics=("accuracy",)')),
+    valid("compile_class_name_strings", COMPILE, compile_code(
+        'optimizer="Adam", loss="SparseCategoricalCrossentropy", metrics=["SparseCategoricalAccuracy"]')),
+    valid("compile_keras_functions", COMPILE, compile_code(
+        "optimizer=keras.optimizers.Adam(), loss=keras.losses.sparse_categorical_crossentropy, "
+        "metrics=[keras.metrics.sparse_categorical_accuracy]", imports="import keras\n\n")),
+    valid("compile_sparse_accuracy_named_acc", COMPILE, compile_code(
+        'optimizer="adam", loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=False), '
+        'metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="acc")]')),
     # --- train_model: wrong ---
     wrong("train_3_epochs", TRAIN, train_code("return model.fit(scaled_train_images, train_labels, epochs=3)"),
           test_train_epochs="trains for 3 epoch(s); the spec asks for epochs=5"),
@@ -186,6 +363,22 @@ def get_model(input_shape):
           test_train_history="return the History object"),
     wrong("train_returns_history_dict", TRAIN, train_code("return model.fit(scaled_train_images, train_labels, epochs=5).history"),
           test_train_history="train_model returned dict"),
+    # --- train_model: real student patterns (issue 16) ---
+    wrong("train_returns_model_history_dict", TRAIN, train_code(
+        "model.fit(scaled_train_images, train_labels, epochs=5)\n    return model.history.history"),
+          test_train_history="train_model returned dict"),
+    wrong("train_steps_per_epoch", TRAIN, train_code(
+        "return model.fit(scaled_train_images, train_labels, epochs=5, steps_per_epoch=100)"),
+          note="100 batches of 32 an epoch: 3200 of the 60000 images",
+          test_train_all_data="model.fit(steps_per_epoch=100) trains on 3200 of the 60000 images an epoch"),
+    valid("train_returns_model_history", TRAIN, train_code(
+        "model.fit(scaled_train_images, train_labels, epochs=5)\n    return model.history"),
+          note="lost 3 points before: in Keras 3 model.history is the History that fit returned"),
+    valid("train_extra_harmless_arguments", TRAIN, train_code(
+        "history = model.fit(scaled_train_images, train_labels, epochs=5, verbose=2, batch_size=32, shuffle=True)\n"
+        "    return history")),
+    valid("train_steps_per_epoch_covering_all", TRAIN, train_code(
+        "return model.fit(scaled_train_images, train_labels, batch_size=64, epochs=5, steps_per_epoch=len(train_labels) // 64 + 1)")),
     # --- train_model: valid ---
     valid("train_batch_size_quiet", TRAIN, train_code("return model.fit(scaled_train_images, train_labels, epochs=5, batch_size=64, verbose=0)")),
     valid("train_validation_split", TRAIN, train_code("return model.fit(scaled_train_images, train_labels, epochs=5, validation_split=0.1)")),

@@ -3,6 +3,8 @@
 Runs the notebook's own test cells against each case in this process, without training: seconds in all.
 """
 
+import ast
+
 import pytest
 
 from case_runner import NEEDS_TRAINED_MODEL, base_namespace, run_case, grading_cells_for
@@ -26,6 +28,16 @@ def test_the_suite_is_big_enough_and_covers_every_function():
         assert [case for case in WRONG if case.function == function], f"no wrong answer for {function}"
         assert [case for case in VALID if case.function == function], f"no valid answer for {function}"
     assert len({case.name for case in CASES}) == len(CASES)
+
+
+def test_cases_are_plain_data():
+    """Source code defining the function, and strings: the harness and the verifier can run the same answers."""
+    for case in CASES:
+        tree = ast.parse(case.code)
+        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert case.function in defined, f"{case.name} does not define {case.function}"
+        assert all(isinstance(cell, str) and isinstance(fragment, str) and fragment for cell, fragment in case.loses.items()), case.name
+        assert isinstance(case.note, str)
 
 
 def test_cases_name_real_test_cells():

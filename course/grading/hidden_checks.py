@@ -7,11 +7,11 @@ Every spelling Keras accepts for what the spec asks keeps full marks, so the che
 or metric computes rather than how it was written: 'relu', tf.nn.relu and keras.activations.relu are one activation;
 'accuracy', 'acc', SparseCategoricalAccuracy() under any name are one metric, and Accuracy() named "accuracy" is not.
 
-Which layer options count (grader_tests/cases.py has a case for each):
+Which layer options count (grader_tests/cases.py has cases for them):
 - they change what the layer computes, so they lose the layer's point, with a message: Conv2D filters, kernel_size,
   strides, padding, data_format, dilation_rate, groups, use_bias=False and activation; MaxPooling2D pool_size,
-  strides and data_format; Dense units, use_bias=False and activation; and trainable=False or LoRA on any of them
-  (fit would then not train the spec's weights).
+  strides and data_format; Dense units, use_bias=False and activation; and trainable=False or LoRA on the Conv2D
+  or a Dense layer (fit would then not train the spec's weights).
 - they do not, so they keep full marks: name, dtype, kernel/bias initializers, regularizers and constraints (they
   steer training, whose result the accuracy test judges), MaxPooling2D padding='same' (the same 14x14 output on the
   even-sized inputs of this assignment), and Flatten's data_format (a fixed reordering before a fully connected layer).
@@ -110,7 +110,7 @@ def _layers_of(model, kind):
     return [layer for layer in model.layers if _layer_type(layer) == kind]
 
 
-ACTIVATION_PROBE = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]], dtype="float32")
+ACTIVATION_PROBE = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0, 8.0]], dtype="float32")  # 8 > 6 tells relu from relu6
 
 
 def _name_activation_output(out) -> str | None:
@@ -175,7 +175,8 @@ def _same_computation(layer, kind: str):
         require(config["groups"] == 1, f"{kind} has groups={config['groups']}; keep the default groups=1.")
     if "use_bias" in config:
         require(config["use_bias"], f"{kind} has use_bias=False; keep the default use_bias=True: the spec's layer adds a bias to each output.")
-    require(getattr(layer, "trainable", True), f"{kind} has trainable=False, so fit never changes its weights; leave it trainable.")
+    if getattr(layer, "weights", None):  # a pooling layer has nothing to train
+        require(getattr(layer, "trainable", True), f"{kind} has trainable=False, so fit never changes its weights; leave it trainable.")
     require(
         not getattr(layer, "lora_enabled", False),
         f"{kind} has LoRA enabled (lora_rank={getattr(layer, 'lora_rank', None)}), which freezes its kernel; leave lora_rank unset.",
@@ -264,6 +265,16 @@ def _config_name(entry) -> str:
     return getattr(entry, "__name__", type(entry).__name__).lower()
 
 
+def _display_name(entry) -> str:
+    """How the student wrote a loss or metric, for messages: the string, the function's or the class's name."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        inner = entry.get("config")
+        return inner if entry.get("class_name") == "function" and isinstance(inner, str) else str(entry.get("class_name", "?"))
+    return getattr(entry, "__name__", type(entry).__name__)
+
+
 def _close(value, default) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return value == default
@@ -290,7 +301,9 @@ def optimizer_is_default_adam(model):
         if key == "weight_decay" and value == 0:
             value = None
         if isinstance(value, dict):  # a learning-rate schedule
-            raise CheckFailed(f"Adam's {key} is a {value.get('class_name', 'schedule')}; keep the default {default:g} (use optimizer='adam').")
+            raise CheckFailed(
+                f"Adam's {key} is a schedule ({value.get('class_name', '?')}); keep the constant default {default:g} (use optimizer='adam')."
+            )
         if key in ADAM_DEFAULTS:
             require(
                 _close(value, default),
@@ -308,7 +321,7 @@ def loss_is_sparse_cce(model):
     name = _config_name(loss)
     require(
         name in SPARSE_CCE_NAMES,
-        f"The loss is {name}; the labels are integers 0-9, so use loss='sparse_categorical_crossentropy'.",
+        f"The loss is {_display_name(loss)}; the labels are integers 0-9, so use loss='sparse_categorical_crossentropy'.",
     )
     inner = loss.get("config") if isinstance(loss, dict) else None
     inner = inner if isinstance(inner, dict) else {}
@@ -396,7 +409,7 @@ def metrics_is_accuracy(model):
     if isinstance(metrics, dict) and "class_name" not in metrics:  # metrics={output name: ...}
         metrics = [m for value in metrics.values() for m in (value if isinstance(value, (list, tuple)) else [value])]
     metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-    names = [_config_name(metric) for metric in metrics]
+    names = [_display_name(metric) for metric in metrics]
     require(len(names) == 1, f"The metrics are {names}; the spec asks for accuracy as the only metric.")
     ok, kind = _computes_accuracy(metrics[0])
     reason = METRIC_REASONS.get(kind.lower())
