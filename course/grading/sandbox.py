@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -222,11 +223,26 @@ def make_pids_cgroup(name: str, max_processes: int) -> Path | None:
 
 
 def remove_cgroup(path: str) -> None:
-    if path:
+    """Remove a sandbox's pids cgroup, first killing anything still in it (nothing of a job outlives the job)."""
+    if not path:
+        return
+    group = Path(path)
+    for _ in range(50):
         try:
-            Path(path).rmdir()
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
         except OSError:
-            pass
+            try:
+                for pid in (group / "cgroup.procs").read_text().split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except (ProcessLookupError, PermissionError, ValueError):
+                        pass
+            except OSError:
+                return
+            time.sleep(0.02)
 
 
 def process_cap() -> str | None:
@@ -279,6 +295,7 @@ class SandboxSettings:
     limits: Limits
     bwrap: str | None  # None: sandboxing is off, by the instructor's explicit choice
     mnist_file: str | None
+    cgroups: list[str] = field(default_factory=list)  # made for this job's sandboxes; removed by ``cleanup``
 
     @classmethod
     def from_config(cls, sandbox: Sandbox, mnist_file: str | None) -> SandboxSettings:
@@ -286,11 +303,18 @@ class SandboxSettings:
 
     def plan(self, command: list[str], workdir: Path, view: tuple[str, ...], *, writable=(), readable=(), env=None) -> SandboxPlan:
         cgroup = make_pids_cgroup(f"course-sandbox-{uuid.uuid4().hex[:12]}", self.limits.max_processes)
+        if cgroup is not None:
+            self.cgroups.append(str(cgroup))
         return SandboxPlan(
             command=command, workdir=str(workdir), package_view=view, limits=self.limits, mnist_file=self.mnist_file,
             bwrap=self.bwrap or "", writable=tuple(map(str, writable)), readable=tuple(map(str, readable)),
             env=dict(env or {}), cgroup=str(cgroup or ""),
         )
+
+    def cleanup(self) -> None:
+        """Kill whatever is left in this job's sandboxes and remove their cgroups."""
+        while self.cgroups:
+            remove_cgroup(self.cgroups.pop())
 
     def bare_env(self, env: dict | None) -> dict:
         """The environment of an unsandboxed process (sandboxing off)."""

@@ -201,6 +201,7 @@ def execute(job: Job) -> Outcome:
             nb, resources = executor.preprocess(nb, resources)
         finally:
             record = verification.record()
+            settings.cleanup()
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         record["stopped"] = executor.stopped_because
         record["sandboxed"] = bool(settings.bwrap)
