@@ -149,26 +149,25 @@ def test_disk_is_capped(graded):
 
 
 def test_blanked_tests_and_faked_results_are_caught_outside_the_kernel(graded):
+    """Hidden tests never run in the kernel, so blanking them changes nothing: every lost point is the verifier's."""
     course, _, _ = graded
     student = "tamper_blanks_tests_and_fakes_evaluate"
-    verification = json.loads((course / "autograded" / student / ASSIGNMENT / "verification.json").read_text())
-    flagged = sorted(item["cell"] for item in verification["disagreements"])
-    assert flagged == sorted(EXPECTED[student]["flagged"])
-    assert all(item["kernel"] and not item["trusted"] for item in verification["disagreements"])
+    for cell in EXPECTED[student]["zero"]:
+        assert "Checked outside your notebook" in cell_outputs(course, student, cell), cell
     assert "Conv2D has 16 filters" in cell_outputs(course, student, "test_model_conv")
     run_course(course, "export", ASSIGNMENT, "-o", "grades.csv")
     with open(course / "grades.csv") as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert "verification disagreed" in rows[student]["flags"] and "test_model_conv" in rows[student]["flags"]
     assert rows["untouched_release"]["flags"] == ""
 
 
 def test_monkeypatched_checks_and_faked_results_gain_nothing(graded):
     course, _, _ = graded
     student = "tamper_monkeypatches_checks"
+    for cell in EXPECTED[student]["zero"]:
+        assert "Checked outside your notebook" in cell_outputs(course, student, cell), cell
     verification = json.loads((course / "autograded" / student / ASSIGNMENT / "verification.json").read_text())
-    overruled = {item["cell"] for item in verification["disagreements"] if item["kernel"] and not item["trusted"]}
-    assert set(EXPECTED[student]["flagged"]) <= overruled <= set(EXPECTED[student]["zero"])
+    assert all(not item["trusted"] for item in verification["disagreements"])  # the outside never gave a point away
 
 
 def test_class_report_shows_what_the_class_missed_and_who_was_flagged(graded):
@@ -177,8 +176,9 @@ def test_class_report_shows_what_the_class_missed_and_who_was_flagged(graded):
     png, page = course / "reports" / f"{ASSIGNMENT}.png", course / "reports" / f"{ASSIGNMENT}.html"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     html = page.read_text()
-    for student in ("tamper_blanks_tests_and_fakes_evaluate", "tamper_monkeypatches_checks"):
-        assert student in html and f"flagged {student}" in result.stdout
+    for student in TAMPERING:
+        flagged = json.loads((course / "autograded" / student / ASSIGNMENT / "verification.json").read_text())["flags"]
+        assert (f"flagged {student}" in result.stdout) == bool(flagged), student
     students = [path.name for path in (course / "submitted").iterdir()]
     failing_conv = sum(cell_scores(course, student)["test_model_conv"] == 0 for student in students)
     assert f"<tr><td>test_model_conv</td><td>{failing_conv / len(students):.0%}</td></tr>" in html
