@@ -20,6 +20,7 @@ from rich.console import Console
 from .coursedir import CourseError, course_root, nbgrader_api
 from .csv_safety import safe_csv_cell
 from .grade import disagreements, stopped_reason
+from .grading.records import flags as record_flags, read_verification
 from .student_ids import id_problem, visible
 
 DEFAULT_OUTPUT = "grades.csv"
@@ -136,6 +137,9 @@ def flags(autograded_dir: Path) -> str:
     overruled = disagreements(autograded_dir)
     if overruled:
         notes.append(f"verification disagreed with the kernel on {', '.join(overruled)}")
+    notes += [reason for reason in record_flags(autograded_dir) if "kernel" not in reason or not overruled]
+    if read_verification(autograded_dir).get("sandboxed") is False:
+        notes.append("graded WITHOUT a sandbox (c.Sandbox.enabled = False)")
     stopped = stopped_reason(autograded_dir) if autograded_dir.is_dir() else None
     if stopped:
         notes.append(f"stopped early: {stopped}")

@@ -17,7 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from rich.console import Console  # noqa: E402
+from rich.console import Console
+from rich.markup import escape
+from rich.markup import escape  # noqa: E402
 
 from .coursedir import CourseError, course_root, nbgrader_api  # noqa: E402
 from .export import grade_table  # noqa: E402
@@ -91,5 +93,5 @@ def main(assignment: str, root: Path | None = None, console: Console | None = No
     console.print(f"Class report: {html_path.relative_to(root)} (figure: {png_path.relative_to(root)})")
     flagged = table[table["flags"] != ""]
     for row in flagged.itertuples():
-        console.print(f"  flagged {row.student}: {row.flags}")
+        console.print(f"  flagged {escape(str(row.student))}: {escape(str(row.flags))}")
     return png_path, html_path
