@@ -19,7 +19,6 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from rich.console import Console
 from rich.markup import escape
-from rich.markup import escape  # noqa: E402
 
 from .coursedir import CourseError, course_root, nbgrader_api  # noqa: E402
 from .export import grade_table  # noqa: E402
