@@ -52,6 +52,8 @@ c.ResilientExecute.notebook_timeout = 1800
 # rendered as inert text (no script, no active HTML).
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestCells, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]
 c.HTMLExporter.sanitize_html = True
+# The grader's own records beside each autograded notebook stay with the instructor (nbgrader copies other files).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "verification.json", ".course-*"]
 
 # --- sandbox -----------------------------------------------------------------------------------
 # Every process that runs student code, and the verifier, runs in bubblewrap with an allow-list of what it sees
