@@ -358,7 +358,7 @@ def check_sandbox(api, console: Console, local: bool) -> None:
 def _grade(console, root, assignment, student, students, force, cluster) -> list[StudentResult]:
     from .data import MnistLoadError, resolve_mnist_file
     from .grading.exceptions import SubmissionRefused
-    from .student_ids import id_problem
+    from .student_ids import id_problem, lookalikes, visible
 
     api = nbgrader_api(root)
     local = cluster.scheduler is None
@@ -374,6 +374,9 @@ def _grade(console, root, assignment, student, students, force, cluster) -> list
 
     results: list[StudentResult] = []
     digests: dict[str, str] = {}
+    for first, second in lookalikes(students):
+        console.print(f"[yellow]note:[/] the student ids {escape(visible(first))} and {escape(visible(second))} look alike: "
+                      "check they are two students, not one filed twice.")
     for name in students:
         problem = id_problem(name)
         if problem is None:
@@ -384,9 +387,9 @@ def _grade(console, root, assignment, student, students, force, cluster) -> list
             except (SubmissionRefused, OSError) as error:
                 problem = f"submission refused: {error}"
                 void_old_score(api, assignment, name)
-        result = StudentResult(name, False, grader_error=problem)
+        result = StudentResult(visible(name), False, grader_error=problem)
         results.append(result)
-        console.print(f"{escape(name)}: {result.describe()}")
+        console.print(f"{escape(visible(name))}: {result.describe()}")
     in_gradebook = students_in_gradebook(api, assignment) if not force and student is None else set()
     unchanged = {name for name, digest in digests.items() if already_graded(root, assignment, name, in_gradebook, digest)}
     pending = [name for name in students if name in digests and name not in unchanged]
