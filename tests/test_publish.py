@@ -1,6 +1,7 @@
 """`course publish` writes a student tree with nothing to cheat from, and working Binder links."""
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -11,31 +12,12 @@ import yaml
 from conftest import ROOT
 from course import publish
 
-SECRET_REGIONS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
 GRADING_MARKERS = ("course.grading", "hidden_checks", "MIN_TEST_ACCURACY", "thresholds", "BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
 
 
-def released_text() -> str:
-    return "\n".join(
-        cell.source for path in (ROOT / "release").rglob("*.ipynb") for cell in nbformat.read(path, as_version=4).cells
-    )
-
-
 def secret_lines() -> list[str]:
-    """Every solution and hidden-test line of source/ that the release does not already show students."""
-    public = released_text()
-    secrets = []
-    for path in (ROOT / "source").rglob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if any(begin in line for begin, _ in SECRET_REGIONS):
-                    inside = True
-                elif any(end in line for _, end in SECRET_REGIONS):
-                    inside = False
-                elif inside and re.search(r"\w", line) and line.strip() not in public:  # released: no secret
-                    secrets.append(line.strip())
-    return secrets
+    """Every solution and hidden-test line of source/ that students may not see (the search `course publish` runs)."""
+    return publish.secret_lines(ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +36,12 @@ def tree_text(tree) -> dict:
 
 
 def find_leaks(tree) -> dict:
-    secrets = secret_lines()
-    return {line: str(path) for path, text in tree_text(tree).items() for line in secrets if line in text}
+    files = {str(path.relative_to(tree)): path.read_bytes() for path in tree.rglob("*") if path.is_file()}
+    return publish.leaks(files, secret_lines())
 
 
 def test_no_solution_or_hidden_test_line_is_published(tree):
-    assert len(secret_lines()) >= 30  # the search has something to find
+    assert len(secret_lines()) >= 25  # the search has something to find
     assert find_leaks(tree) == {}
 
 
@@ -71,13 +53,11 @@ def test_no_grading_code_is_published(tree):
 
 
 def test_the_search_finds_a_planted_leak(tree, tmp_path):
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy)
     secret = secret_lines()[0]
     (copy / "course" / "plots.py").write_text((copy / "course" / "plots.py").read_text() + f"\n# {secret}\n")
-    assert find_leaks(copy) == {secret: str(copy / "course" / "plots.py")}
+    assert find_leaks(copy) == {"course/plots.py": f"the source line '{secret}'"}
 
 
 def test_release_notebooks_and_binder_links(tree):
@@ -105,3 +85,70 @@ def test_publishing_again_replaces_the_tree_but_refuses_foreign_folders(tree, tm
     with pytest.raises(publish.CourseError, match="not empty and was not made by `course publish`"):
         publish.main(foreign, "acme", "cnn-student", "v1", root=ROOT)
     assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+# --- what `course publish` refuses -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A copy of what `course publish` reads, to spoil."""
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("nbgrader_config.py", "pyproject.toml", "environment.yml"):
+        shutil.copy(ROOT / name, course / name)
+    for folder in ("source", "release"):
+        shutil.copytree(ROOT / folder, course / folder)
+    (course / "course").mkdir()
+    for module in publish.STUDENT_MODULES:
+        shutil.copy(ROOT / "course" / module, course / "course" / module)
+    return course
+
+
+def publish_refused(course, outdir, match):
+    with pytest.raises(publish.CourseError, match=match):
+        publish.main(outdir, "acme", "cnn-student", "v1", root=course)
+
+
+def test_a_symlink_to_a_source_notebook_is_refused(course, tmp_path):
+    released = course / "release" / "mnist_cnn" / "mnist_cnn.ipynb"
+    released.unlink()
+    released.symlink_to(course / "source" / "mnist_cnn" / "mnist_cnn.ipynb")
+    outdir = tmp_path / "student"
+    publish_refused(course, outdir, r"release/mnist_cnn/mnist_cnn\.ipynb is a symbolic link")
+    assert not outdir.exists()
+
+
+def test_a_symlinked_assignment_folder_is_refused(course, tmp_path):
+    shutil.rmtree(course / "release" / "mnist_cnn")
+    (course / "release" / "mnist_cnn").symlink_to(course / "source" / "mnist_cnn")
+    publish_refused(course, tmp_path / "student", r"release/mnist_cnn is a symbolic link")
+
+
+def test_a_source_notebook_copied_over_the_release_is_refused_and_nothing_changes(course, tmp_path):
+    outdir = tmp_path / "student"
+    publish.main(outdir, "acme", "cnn-student", "v1", root=course)
+    before = {path: path.read_bytes() for path in outdir.rglob("*") if path.is_file()}
+    shutil.copy(course / "source" / "mnist_cnn" / "mnist_cnn.ipynb", course / "release" / "mnist_cnn" / "mnist_cnn.ipynb")
+    publish_refused(course, outdir, r"Nothing was published: mnist_cnn/mnist_cnn\.ipynb holds the nbgrader delimiter 'BEGIN SOLUTION'")
+    assert {path: path.read_bytes() for path in outdir.rglob("*") if path.is_file()} == before
+
+
+def test_a_solution_line_without_delimiters_is_refused(course, tmp_path):
+    import nbformat
+
+    path = course / "release" / "mnist_cnn" / "mnist_cnn.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "get_model")
+    secret = next(line for line in secret_lines() if '"' in line)  # quoted: escaped in the notebook's JSON
+    cell.source += f"\n    {secret}\n"
+    nbformat.write(notebook, path)
+    publish_refused(course, tmp_path / "student", re.escape(f"mnist_cnn/mnist_cnn.ipynb holds the source line '{secret}'"))
+    assert not (tmp_path / "student").exists()
+
+
+def test_a_solution_line_in_a_student_module_is_refused(course, tmp_path):
+    secret = secret_lines()[0]
+    with open(course / "course" / "plots.py", "a") as handle:
+        handle.write(f"\n# {secret}\n")
+    publish_refused(course, tmp_path / "student", re.escape(f"course/plots.py holds the source line '{secret}'"))
