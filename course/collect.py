@@ -590,6 +590,20 @@ def collect_exchange(root: Path, assignment: str) -> None:
         raise CourseError(f"nbgrader collect failed for '{assignment}':\n{result['error']}\n{result['log']}")
 
 
+def id_warnings(submitted: Path, assignment: str) -> list[str]:
+    """What is wrong with the student folders of an assignment in submitted/: unsafe ids, and ids that look alike.
+
+    The exchange names folders after JupyterHub user names, which `course collect` does not choose."""
+    if not submitted.is_dir():
+        return []
+    with os.scandir(submitted) as entries:
+        names = sorted(entry.name for entry in entries if os.path.isdir(os.path.join(entry.path, assignment)))
+    warnings = [f"{problem} `course grade` will not grade it: rename the folder." for problem in map(id_problem, names) if problem]
+    warnings += [f"The student ids '{visible(first)}' and '{visible(second)}' look alike: check that they are two different students."
+                 for first, second in lookalikes(names)]
+    return warnings
+
+
 def report(outcomes: list[FileOutcome], root: Path, assignment: str, console: Console) -> Path:
     table = Table(title=f"Collected {assignment}")
     for column in ("file in archive", "student", "outcome", "detail"):
@@ -630,6 +644,8 @@ def main(assignment: str, archive: Path | None = None, mapping: Path | None = No
             raise CourseError("Give either an archive or --exchange, not both.")
         collect_exchange(root, assignment)
         console.print(f"Collected {assignment} from the nbgrader exchange into submitted/.")
+        for warning in id_warnings(root / "submitted", assignment):
+            console.print(Text(f"warning: {warning}", style="yellow"))
         return []
     if archive is None:
         raise CourseError("Give the LMS bulk download (ARCHIVE.zip), or --exchange for a JupyterHub exchange.")

@@ -322,3 +322,13 @@ def test_the_report_csv_cannot_run_formulas_and_odd_names_print(tmp_path):
         cells = [cell for row in csv.reader(handle) for cell in row]
     assert "'" + formula in cells and "'@SUM(1).txt" in cells
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+
+
+def test_exchange_folders_with_unsafe_or_lookalike_ids_are_named(tmp_path):
+    for name in ("alice", "\u0430lice", "a[b]", "bob"):
+        (tmp_path / "submitted" / name / ASSIGNMENT).mkdir(parents=True)
+    warnings = collect_module.id_warnings(tmp_path / "submitted", ASSIGNMENT)
+    assert len(warnings) == 3
+    assert any("'a[b]' has characters other than" in warning and "will not grade it" in warning for warning in warnings)
+    assert any("'\u0430lice' has characters other than" in warning for warning in warnings)
+    assert "The student ids 'alice' and '\u0430lice' look alike" in warnings[-1]
