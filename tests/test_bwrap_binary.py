@@ -101,7 +101,7 @@ def test_blocked_user_namespaces_are_explained(tmp_path):
     assert "No permissions to create new namespace" in problem
     for setting in ("kernel.unprivileged_userns_clone", "user.max_user_namespaces", "kernel.apparmor_restrict_unprivileged_userns"):
         assert setting in problem
-    assert "sandboxed = False" in problem
+    assert "c.Sandbox.enabled = False" in problem
 
 
 def test_a_binary_that_cannot_run_is_named(tmp_path):

