@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .coursedir import CourseError
 from .data import make_mnist_path_absolute
@@ -25,7 +26,7 @@ def reports_course_errors(command):
         try:
             return command(*args, **kwargs)
         except CourseError as error:
-            console.print(f"[red]error:[/] {error}")
+            console.print(f"[red]error:[/] {escape(str(error))}")
             sys.exit(2)
 
     return wrapper

@@ -95,8 +95,8 @@ def test_export_matches_the_gradebook(graded):
         assert float(row["total"]) == sum(scores.values())
         assert {cell: float(row[cell]) for cell in scores} == scores
     header = list(rows["passes_all"])
-    assert header[:5] == ["student", "assignment", "total", "max_score", "flags"]
-    assert header[5] == "test_scale_pair" and header[-1] == "test_evaluate_accuracy"
+    assert header[:6] == ["student", "assignment", "total", "max_score", "flags", "status"]
+    assert header[6] == "test_scale_pair" and header[-1] == "test_evaluate_accuracy"
     assert all(row["flags"] == "" for row in rows.values())
 
 
