@@ -70,7 +70,7 @@ def test_make_demo_on_a_fresh_clone(mnist_path, tmp_path):
 
     from nbgrader.api import Gradebook
 
-    expected = json.loads((ROOT / "grader_tests" / "submissions" / "expected_scores.json").read_text())
+    expected = json.loads((clone / "grader_tests" / "submissions" / "expected_scores.json").read_text())
     with Gradebook(f"sqlite:///{clone / 'gradebook.db'}") as gradebook:
         totals = {
             student: gradebook.find_submission(ASSIGNMENT, student).score for student in EXAMPLE_SUBMISSIONS
