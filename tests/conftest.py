@@ -15,7 +15,9 @@ make_mnist_path_absolute()  # kernels run in each notebook's folder
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
-    path = os.environ.get("MNIST_PATH")
-    if not path:
-        pytest.fail("Set MNIST_PATH to the real mnist.npz (e.g. ../shared/data/mnist.npz); `make test` does this.")
-    return Path(path).resolve()
+    from course.data import MnistLoadError, resolve_mnist_file
+
+    try:
+        return resolve_mnist_file()  # as the notebook finds it: $MNIST_PATH, the Keras cache, the download
+    except MnistLoadError as error:
+        pytest.fail(f"The tests need the real MNIST: {error}")

@@ -1,0 +1,30 @@
+"""The verifier judges the model the notebook trained against what the student's own get_model builds."""
+
+import keras
+
+from course.grading.verify import architecture_difference
+
+
+def spec_model(input_shape, filters=8, units=64):
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        keras.layers.Conv2D(filters, (3, 3), padding="same", activation="relu"),
+        keras.layers.MaxPooling2D((2, 2)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(units, activation="relu"),
+        keras.layers.Dense(units, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def test_the_same_architecture_on_another_input_size_agrees():
+    assert architecture_difference(spec_model((28, 28, 1)), spec_model((32, 32, 1))) is None
+    assert architecture_difference(spec_model((28, 28, 1), filters=16), spec_model((32, 32, 1), filters=16)) is None
+
+
+def test_a_different_model_is_named_by_its_first_difference():
+    assert "filters" in architecture_difference(spec_model((28, 28, 1), filters=16), spec_model((32, 32, 1)))
+    dense = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    assert "layers" in architecture_difference(dense, spec_model((32, 32, 1)))
+    wider = spec_model((28, 28, 1), units=128)
+    assert "layer 4 (Dense) differs in units" == architecture_difference(wider, spec_model((32, 32, 1)))
