@@ -64,6 +64,7 @@ class OutsideVerification:
             readable=(self.verifier_in,), env=env,
         )
         self.skipped: list[str] = []
+        self._errors_before = False
         self._model_saved = threading.Event()
         self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
         self._teller.start()
@@ -81,9 +82,11 @@ class OutsideVerification:
         # bounded, so that a notebook that never reaches its export cell leaves no verifier waiting for ever
         self._model_saved.wait(timeout=self.verifier.timeout)
         self._copy(self.kernel_workdir / ".artifacts" / "trained", self.verifier_in / "trained")
-        self.verifier.say("trained model saved\n")
+        self.verifier.say(json.dumps({"trained model saved": True, "errors before": self._errors_before}) + "\n")
 
-    def trained_model_saved(self) -> None:
+    def trained_model_saved(self, errors_before: bool = False) -> None:
+        """The export cell has run; ``errors_before``: a cell before it raised (training may not have run)."""
+        self._errors_before = errors_before
         self._model_saved.set()
 
     def record(self) -> dict:

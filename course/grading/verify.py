@@ -231,9 +231,13 @@ def step_disagreement(model, calls) -> str | None:
     )
 
 
-def verify_trained_model(trained_dir: Path, harness_results: dict) -> dict[str, dict]:
+def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before: bool = False) -> dict[str, dict]:
     """Verdicts on the model the notebook trained (its export cell saved it; the grader copied it to trained_dir),
-    and the cross-checks of the harness's record of train_model against it."""
+    and the cross-checks of the harness's record of train_model against it.
+
+    ``errors_before``: a cell of the notebook raised before the model was saved. A model that then took no training
+    step was stopped by that error (a compile mistake, say), not by train_model: its record is not contradicted,
+    and the untrained model fails the accuracy check on its own."""
     from course import checks
     from course.grading import hidden_checks
     from course.grading.thresholds import MIN_TEST_ACCURACY
@@ -258,7 +262,8 @@ def verify_trained_model(trained_dir: Path, harness_results: dict) -> dict[str, 
             }
         return verdicts
     calls = (harness_results.get("train_model") or {}).get("calls") if isinstance(harness_results.get("train_model"), dict) else None
-    disagreement = step_disagreement(model, calls) if calls else None
+    untrained_after_an_error = errors_before and trained_steps(model) in (0, None)
+    disagreement = step_disagreement(model, calls) if calls and not untrained_after_an_error else None
     if disagreement:
         for cell in STEP_CHECKED_CELLS:
             verdicts[cell] = {"passed": False, "message": f"Checked outside your notebook: {disagreement}", "flag": disagreement}
@@ -352,8 +357,12 @@ def main(argv: list[str] | None = None) -> None:
             verdicts, harness_results = verify_functions(inputs / "harness")
             record["verdicts"].update(verdicts)
             _test_data()  # loaded now, to check the trained model as soon as it is there
-            sys.stdin.readline()  # the notebook has saved its trained model (or has ended)
-            record["verdicts"].update(verify_trained_model(inputs / "trained", harness_results))
+            told = sys.stdin.readline()  # the notebook has saved its trained model (or has ended)
+            try:
+                errors_before = bool(json.loads(told).get("errors before"))
+            except (ValueError, AttributeError):
+                errors_before = False
+            record["verdicts"].update(verify_trained_model(inputs / "trained", harness_results, errors_before))
     except BaseException as error:  # noqa: BLE001 - reported as data, never a crash of the batch
         record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
     sys.stdout.write(json.dumps(record))

@@ -194,7 +194,12 @@ def execute(job: Job) -> Outcome:
                 export.metadata[EXPORT_MARK] = stage
                 cells.append(export)
         nb.cells = cells
-        executor.after_cell = lambda cell, index: verification.trained_model_saved() if EXPORT_MARK in cell.metadata else None
+        def after_cell(cell, index):
+            if EXPORT_MARK in cell.metadata:
+                errors = any(output.output_type == "error" for earlier in nb.cells[:index] for output in earlier.get("outputs", []))
+                verification.trained_model_saved(errors_before=errors)
+
+        executor.after_cell = after_cell
         name = Path(job.notebook_name).stem
         resources = {"metadata": {"path": str(workdir), "name": name}, "unique_key": name}
         try:
