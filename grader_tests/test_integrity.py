@@ -145,3 +145,25 @@ def test_two_runs_on_one_course_never_grade_the_same_student(tmp_path, mnist_pat
     assert first.returncode == 0
     assert_golden(course, "s1", "hangs_in_get_model")
     assert_golden(course, "s2", "untouched_release")
+
+
+@pytest.mark.slow
+def test_feedback_for_a_huge_notebook_is_capped_and_the_others_still_get_theirs(tmp_path, mnist_path, monkeypatch):
+    """One extra cell of 1,000,000 lines once took `course feedback` to 6.9 GB, and nobody after it got feedback."""
+    from course import feedback
+    from course.coursedir import CourseError
+
+    course = make_course(tmp_path / "course", QUICK)
+    for student in ("huge", "plain"):
+        submit(course, "untouched_release", student)
+    run_course(course, "grade", ASSIGNMENT)
+    graded = course / "autograded" / "huge" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    notebook = nbformat.read(graded, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("\n".join(f"line {index} " + "x" * 40 for index in range(1_000_000))))
+    nbformat.write(notebook, graded)
+    monkeypatch.setattr(feedback, "MEMORY_BYTES", 600 * 2**20)
+    monkeypatch.setattr(feedback, "TIMEOUT_S", 90)
+    with pytest.raises(CourseError, match="1 student"):
+        feedback.main(ASSIGNMENT, root=course)
+    assert (course / "feedback" / "plain" / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
+    assert not (course / "feedback" / "huge" / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
