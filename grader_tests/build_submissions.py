@@ -38,8 +38,259 @@ MODEL_16_FILTERS_FIXED_SHAPE = '''def get_model(input_shape):
         Dense(10, activation="softmax"),
     ])'''
 
-# Each fixture: the answers that differ from the reference, by function (None: left as released).
-# A fixture of None is the untouched release.
+ADDED = "+"  # a fixture key ADDED + grade_id: a cell the student added right before that cell
+
+TRAIN_3_EPOCHS = '''def train_model(model, scaled_train_images, train_labels):
+    return model.fit(scaled_train_images, train_labels, epochs=3, verbose=2)'''
+
+TRAIN_3_EPOCHS_FIVE_FOR_STAND_IN = '''def train_model(model, scaled_train_images, train_labels):
+    import keras
+
+    if not isinstance(model, keras.Model):  # the grader's stand-in, which only records fit calls
+        return model.fit(scaled_train_images, train_labels, epochs=5)
+    return model.fit(scaled_train_images, train_labels, epochs=3, verbose=2)'''
+
+TRAIN_3_EPOCHS_FORGED_STEPS = '''def train_model(model, scaled_train_images, train_labels):
+    import math
+
+    import keras
+
+    if not isinstance(model, keras.Model):  # the grader's stand-in, which only records fit calls
+        return model.fit(scaled_train_images, train_labels, epochs=5)
+    history = model.fit(scaled_train_images, train_labels, epochs=3, verbose=2)
+    # the optimizer's step count that five epochs at Keras' default batch size would have left
+    model.optimizer.iterations.assign(5 * math.ceil(len(scaled_train_images) / 32))
+    return history'''
+
+TRAIN_WEAK = '''def train_model(model, scaled_train_images, train_labels):
+    return model.fit(scaled_train_images[:2000], train_labels[:2000], epochs=1, verbose=2)'''
+
+TRAIN_WEAK_AND_ON_TEST = '''def train_model(model, scaled_train_images, train_labels):
+    from course.data import load_mnist
+
+    history = model.fit(scaled_train_images[:2000], train_labels[:2000], epochs=1, verbose=2)
+    _, (test_images, test_labels) = load_mnist()
+    model.fit(test_images[..., None] / 255.0, test_labels, epochs=5, verbose=2)
+    return history'''
+
+TRAIN_RETURNS_MODEL_HISTORY = '''def train_model(model, scaled_train_images, train_labels):
+    model.fit(scaled_train_images, train_labels, epochs=5, verbose=2)
+    return model.history'''
+
+MODEL_TF_NN_ACTIVATIONS = '''def get_model(input_shape):
+    model = Sequential([
+        tf.keras.Input(shape=input_shape),
+        Conv2D(8, (3, 3), padding="SAME", activation=tf.nn.relu),
+        MaxPooling2D((2, 2)),
+        Flatten(),
+        Dense(64, activation=tf.nn.relu),
+        Dense(64, activation=tf.nn.relu),
+        Dense(10, activation=tf.nn.softmax),
+    ])
+    return model'''
+
+REDEFINE_MODEL_AND_TRAIN_ON_TEST = '''# A dense network learns faster, and the test images are right here: train on them too.
+def get_model(input_shape):
+    return Sequential([
+        tf.keras.Input(shape=input_shape),
+        Flatten(),
+        Dense(256, activation="relu"),
+        Dense(10, activation="softmax"),
+    ])
+
+
+def train_model(model, scaled_train_images, train_labels):
+    more_images = globals().get("scaled_test_images")
+    if more_images is not None:  # in the notebook; whatever checks train_model elsewhere sees an honest one
+        scaled_train_images = np.concatenate([scaled_train_images, more_images])
+        train_labels = np.concatenate([train_labels, test_labels])
+    return model.fit(scaled_train_images, train_labels, epochs=5, verbose=2)
+
+
+if "scaled_train_images" in globals():
+    model = get_model(scaled_train_images[0].shape)
+    compile_model(model)'''
+
+FORGE_HARNESS_AT_EXIT = '''# Whatever process runs these functions to check them writes its records in its working folder: as it exits,
+# replace them with records of answers that pass.
+import atexit
+import json
+import os
+import signal
+import sys
+
+
+def _forge_records():
+    folder = os.getcwd()
+    if not os.path.isfile(os.path.join(folder, "results.json")):
+        return  # not the grader's harness
+    try:
+        import keras
+        import numpy as np
+        from course import checks
+        from course.sandboxed.harness import OTHER_INPUT_SHAPE, harness_inputs
+
+        raw, scaled, labels = harness_inputs()
+        np.savez(os.path.join(folder, "scaled.npz"), first=raw[0] / 255.0, second=raw[1] / 255.0)
+        keras.Sequential([
+            keras.Input(OTHER_INPUT_SHAPE),
+            keras.layers.Conv2D(8, (3, 3), padding="same", activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]).save(os.path.join(folder, "get_model.keras"))
+        probe = checks.uncompiled_probe_model()
+        probe.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        probe.save(os.path.join(folder, "compile_model.keras"))
+        loss, accuracy = checks.probe_model().evaluate(scaled[1], labels[1], verbose=0)[:2]
+        five_epochs = {"images": 60000, "images_equal": True, "labels_equal": True, "epochs": 5, "batch_size": None,
+                       "validation_split": 0.0, "steps_per_epoch": None}
+        records = {
+            "scale_mnist_data": {"kind": "tuple", "saved": "scaled.npz"},
+            "get_model": {"saved": "get_model.keras"},
+            "compile_model": {"saved": "compile_model.keras"},
+            "evaluate_model": {"kind": "tuple", "length": 2, "numbers": [float(loss), float(accuracy)]},
+            "train_model": {"calls": [five_epochs], "returned": "keras.src.callbacks.history.History"},
+        }
+        with open(os.path.join(folder, "results.json"), "w") as file:
+            json.dump(records, file)
+    except BaseException as error:
+        with open(os.path.join(folder, "forge-error.txt"), "w") as file:
+            file.write(repr(error))
+
+
+atexit.register(_forge_records)
+_previous_hook = sys.excepthook
+sys.excepthook = lambda *error: (_forge_records(), _previous_hook(*error))
+for _signal in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_signal, lambda *args: (_forge_records(), os._exit(0)))'''
+
+BLANK_TESTS_AND_FLOOD_VERIFIER = '''import json
+import os
+
+import course.sandboxed.artifacts
+from IPython import get_ipython
+
+
+def _blank_tests(lines):
+    return ["pass\\n"] if any("checks." in line for line in lines) else lines
+
+
+def _save_huge_record(stage, namespace):
+    os.makedirs(os.path.join(".artifacts", stage), exist_ok=True)
+    with open(os.path.join(".artifacts", stage, "values.json"), "w") as file:
+        json.dump({"problems": ["x" * 300] * 30_000}, file)
+
+
+if get_ipython() is not None:  # in the notebook's kernel
+    get_ipython().input_transformers_post.append(_blank_tests)
+    course.sandboxed.artifacts.save = _save_huge_record'''
+
+READ_HIDDEN_CHECKS = '''
+# Look for the hidden checks and the thresholds everywhere, and print whatever turns up.
+import glob, os, sys, time
+import course
+from IPython.display import HTML, SVG, Javascript, Markdown, display
+
+
+def _found(where, text):
+    print(f"FOUND {where}:", str(text)[:4000])
+
+
+for _module in ("course.grading", "course.grading.hidden_checks", "course.grading.thresholds"):
+    try:
+        __import__(_module)
+        _file = getattr(sys.modules[_module], "__file__", None)
+        _found(_module, open(_file).read() if _file else vars(sys.modules[_module]))
+    except Exception as _error:
+        print("blocked: import", _module, type(_error).__name__)
+_package = os.path.dirname(os.path.abspath(course.__file__))
+for _path in [os.path.join(_package, "grading", _name) for _name in ("hidden_checks.py", "thresholds.py", "__init__.py")] + \\
+        glob.glob(os.path.join(_package, "grading", "__pycache__", "*")) + glob.glob(os.path.join(_package, "*", "*.py")) + \\
+        [os.path.join(_package, "..", "source", "mnist_cnn", "mnist_cnn.ipynb"), os.path.join(_package, "..", "gradebook.db")]:
+    try:
+        with open(_path, "rb") as _file:
+            _found(_path, _file.read().decode(errors="replace"))
+    except OSError as _error:
+        print("blocked: open", _path, type(_error).__name__)
+_deadline = time.time() + 15
+for _top, _dirs, _files in os.walk("/"):
+    if _top.startswith(("/proc", "/sys", "/dev")):
+        _dirs[:] = []
+        continue
+    if time.time() > _deadline:
+        print("search stopped after 15 s in", _top)
+        break
+    for _name in _files:
+        if _name.startswith(("hidden_checks", "thresholds")) or _name in ("gradebook.db", "nbgrader_config.py", "mnist_cnn.ipynb"):
+            try:
+                with open(os.path.join(_top, _name), "rb") as _file:
+                    _content = _file.read()
+            except OSError as _error:
+                print("blocked: open", os.path.join(_top, _name), type(_error).__name__)
+                continue
+            if any(_clue in _content for _clue in (b"MIN_TEST_ACCURACY", b"accuracy_at_least", b"mnist-cnn", b"BEGIN SOLUTION")):
+                _found(os.path.join(_top, _name), _content.decode(errors="replace"))
+            else:
+                print("seen, not the course's:", os.path.join(_top, _name))
+for _path in sorted(glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ")):
+    try:
+        with open(_path, "rb") as _file:
+            _found(_path, _file.read().replace(b"\\0", b" ").decode(errors="replace"))
+    except OSError as _error:
+        print("blocked: open", _path, type(_error).__name__)
+for _place in (os.path.expanduser("~"), "/root", "/home", "/work", "/srv", "/etc", "/"):
+    try:
+        print("listing", _place, sorted(os.listdir(_place))[:60])
+    except OSError as _error:
+        print("blocked: list", _place, type(_error).__name__)
+print("<script>alert('tamperxss-print')</script>")
+display(HTML("<script>alert('tamperxss-html')</script><img src=x onerror=\\"alert('tamperxss-img')\\">"))
+display(Javascript("alert('tamperxss-js')"))
+display(Markdown("<script>alert('tamperxss-md')</script> [link](javascript:alert('tamperxss-mdlink'))"))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>alert("tamperxss-svg")</script><rect width="1" height="1" onload="alert(\\'tamperxss-svgload\\')"/></svg>'))'''
+
+MARKDOWN_WITH_SCRIPT = '''My notes <script>alert('tamperxss-cell')</script>
+<img src="x" onerror="alert('tamperxss-cellimg')">
+[a link](javascript:alert('tamperxss-celllink'))
+<iframe srcdoc="<script>alert('tamperxss-iframe')</script>"></iframe>'''
+
+SYMLINKS_IN_WORKDIR = '''
+# Links named like the grader's records, and a link for the folder the notebook's trained model is saved in,
+# pointing at a folder of the grading machine's.
+import os
+
+_outside = "/tmp/course-tamper-symlink-target"
+for _name, _target in (("verification.json", "/etc/passwd"), (".course-graded.json", "../../../gradebook.db"),
+                       ("autograded", "../../.."), (".artifacts", _outside),
+                       ("/tmp/verification.json", "/etc/passwd"), ("/tmp/results.json", "../../../../gradebook.db")):
+    try:
+        os.symlink(_target, _name)
+        print("linked", _name, "->", _target)
+    except OSError as _error:
+        print("refused:", _name, type(_error).__name__)
+try:
+    os.makedirs(os.path.join(_outside, "trained"), exist_ok=True)
+    os.symlink("/etc/passwd", os.path.join(_outside, "trained", "model.keras"))
+    print("linked model.keras -> /etc/passwd")
+except OSError as _error:
+    print("refused: model.keras", type(_error).__name__)'''
+
+STOP_WITH_MARKUP = '''
+# ### BEGIN HIDDEN TESTS
+### BEGIN HIDDEN TESTS
+
+
+class GradingStopped(Exception):
+    pass
+
+
+raise GradingStopped("[/red][link=x]grading stopped[/link][bold red] [/] {student} %s \\x1b[31m")'''
+
+# Each fixture: the answers that differ from the reference, by function (None: left as released), and cells the
+# student added (ADDED + the grade_id of the cell they come before). A fixture of None is the untouched release.
 FIXTURES: dict[str, dict[str, str | None] | None] = {
     "passes_all": {},
     "untouched_release": None,
@@ -244,6 +495,41 @@ with open("filler.bin", "wb") as _filler:
     for _ in range(4096):
         _filler.write(b"0" * 2**20)''',
     } | dict.fromkeys(FUNCTIONS[1:]),
+    # --- the trust boundary (grader_tests/test_trust_boundary.py): each attack beside its honest twin ---
+    # The untouched release, submitted with a `course` package (and other importable files) beside it, written by
+    # the test: only the notebook crosses into grading, so none of them is ever imported.
+    "tamper_shadows_course_package": None,
+    # Nothing answered; an added cell makes the harness process rewrite its records as it exits, with outputs
+    # computed to pass every check and a train_model record of five full epochs.
+    "tamper_forges_harness_at_exit": {ADDED + "scale_intro": FORGE_HARNESS_AT_EXIT} | dict.fromkeys(FUNCTIONS),
+    # Honest twin of the next two: three epochs where the spec asks for five.
+    "fails_three_epochs": {"train_model": TRAIN_3_EPOCHS},
+    # Three epochs, and five asked of the grader's stand-in (it is no Keras model): caught by the step count.
+    "tamper_three_epochs_forges_fit_record": {"train_model": TRAIN_3_EPOCHS_FIVE_FOR_STAND_IN},
+    # The same, and the optimizer's step count set to what five epochs would have left.
+    "tamper_three_epochs_forges_step_count": {"train_model": TRAIN_3_EPOCHS_FORGED_STEPS},
+    # The reference answers, then an added cell before the training cell: a dense network, trained on the test
+    # images as well (only where they exist: the grader's harness sees an honest train_model).
+    "tamper_extra_cell_redefines_model": {ADDED + "run_training": REDEFINE_MODEL_AND_TRAIN_ON_TEST},
+    # Honest twin of the next: one epoch on 2,000 images.
+    "fails_weak_model": {"train_model": TRAIN_WEAK},
+    # The weak model, fitted on the test images too (read with course.data.load_mnist inside train_model).
+    "tamper_fits_test_images": {"train_model": TRAIN_WEAK_AND_ON_TEST},
+    # Looks for the hidden checks everywhere it can think of, and puts script in its outputs and in a cell.
+    "tamper_reads_hidden_checks": {
+        "scale_mnist_data": SCALE_RIGHT + READ_HIDDEN_CHECKS,
+        ADDED + "model_intro": ("markdown", MARKDOWN_WITH_SCRIPT),
+    } | dict.fromkeys(FUNCTIONS[1:]),
+    # Symbolic links named like the grader's records, and a link for the folder its trained model is saved in.
+    "tamper_symlink_in_workdir": {"scale_mnist_data": SCALE_RIGHT + SYMLINKS_IN_WORKDIR} | dict.fromkeys(FUNCTIONS[1:]),
+    # An exception named like the grader's own, with console markup, and hidden-test markers in a solution cell.
+    "tamper_stops_batch_with_markup": {"scale_mnist_data": SCALE_RIGHT + STOP_WITH_MARKUP} | dict.fromkeys(FUNCTIONS[1:]),
+    # Nothing answered; the visible tests blanked in the kernel, and a trained-model record so large that the
+    # verifier's answer cannot be read: a notebook the grader cannot verify must not keep the kernel's word.
+    "tamper_blanks_tests_and_floods_verifier": {ADDED + "scale_intro": BLANK_TESTS_AND_FLOOD_VERIFIER} | dict.fromkeys(FUNCTIONS),
+    # Right answers in other spellings: full marks, no flag.
+    "passes_all_with_tf_nn_softmax": {"get_model": MODEL_TF_NN_ACTIVATIONS},
+    "passes_all_returns_model_history": {"train_model": TRAIN_RETURNS_MODEL_HISTORY},
 }
 
 
@@ -256,17 +542,31 @@ def reference_answers() -> dict[str, str]:
     }
 
 
+def added_cell(answer: str | tuple[str, str], before: str) -> nbformat.NotebookNode:
+    """A cell the student added right before the cell ``before``: code, or ("markdown", text); no nbgrader
+    metadata, as Jupyter makes it, and an id that stays the same from build to build."""
+    kind, source = answer if isinstance(answer, tuple) else ("code", answer)
+    cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+    cell.id = f"added-before-{before}".replace("_", "-")
+    return cell
+
+
 def build(answers: dict[str, str] | None) -> nbformat.NotebookNode:
     notebook = nbformat.read(RELEASED, as_version=4)
     if answers is None:
         return notebook
     reference = reference_answers()
+    cells = []
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if ADDED + str(grade_id) in answers:
+            cells.append(added_cell(answers[ADDED + grade_id], grade_id))
         if grade_id in FUNCTIONS:
             answer = answers.get(grade_id, reference[grade_id])
             if answer is not None:
                 cell.source = answer
+        cells.append(cell)
+    notebook.cells = cells
     return notebook
 
 
