@@ -55,6 +55,7 @@ class ResilientExecute(Execute):
             self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={install}"]
         self.after_cell = None  # called with (cell, index) after each cell that ran
         self.stopped_because: str | None = None
+        self.executed: list[str] = []  # grade_ids of the graded cells the kernel really ran (before any stop)
 
     def create_kernel_manager(self):
         if not self.settings.bwrap:
@@ -94,6 +95,7 @@ class ResilientExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self.stopped_because = None
+        self.executed = []
         self._output_bytes, self._notebook_bytes, self._truncated = {}, 0, set()
         self._started = time.monotonic()
         return super().preprocess(nb, resources, km)
@@ -106,6 +108,9 @@ class ResilientExecute(Execute):
             return cell, resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                self.executed.append(grade_id)
             if self.after_cell is not None:
                 self.after_cell(cell, index)
             return cell, resources

@@ -104,15 +104,30 @@ class ExecuteOnWorker(NbGraderPreprocessor):
 
 
 def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
-    """Put the verdicts from outside the kernel in the notebook's test cells; return what happened, as data."""
+    """Put the verdicts from outside the kernel in the notebook's test cells; return what happened, as data.
+
+    The outside's verdict stands, with one exception that closes the other direction: a function whose visible test
+    the kernel really ran and failed gets no point from outside for any of its cells (the notebook's own test rejects
+    it; what the harness recorded of it may have been written by the student's code). Both directions are flagged.
+    """
     verdicts = record.get("verdicts") if isinstance(record.get("verdicts"), dict) else {}
+    executed = set(record.get("executed") or [])
     could_not_verify = record.get("error")
     flags, disagreements = [], []
-    for index, cell in enumerate(nb.cells):
-        if not is_test_cell(cell):
-            continue
+    tests = [(index, cell) for index, cell in enumerate(nb.cells) if is_test_cell(cell)]
+    kernel_passed = {
+        cell.metadata["nbgrader"].get("grade_id"): not any(output.output_type == "error" for output in cell.outputs)
+        for _, cell in tests
+    }
+    rejected_in_kernel = {}  # function -> the visible test of it that failed in the kernel
+    for index, cell in tests:
         grade_id = cell.metadata["nbgrader"].get("grade_id")
-        kernel_passed = not any(output.output_type == "error" for output in cell.outputs)
+        verdict = verdicts.get(grade_id)
+        if index not in hidden_cells and grade_id in executed and not kernel_passed[grade_id] and isinstance(verdict, dict):
+            rejected_in_kernel.setdefault(verdict.get("function"), grade_id)
+    rejected_in_kernel.pop(None, None)
+    for index, cell in tests:
+        grade_id = cell.metadata["nbgrader"].get("grade_id")
         verdict = verdicts.get(grade_id)
         if not isinstance(verdict, dict):
             if index in hidden_cells:  # judged outside only: no verdict, no point
@@ -123,13 +138,21 @@ def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
         passed, message = bool(verdict.get("passed")), str(verdict.get("message", ""))
         if verdict.get("flag"):
             flags.append({"cell": grade_id, "reason": str(verdict["flag"])})
-        if index not in hidden_cells and passed != kernel_passed:
-            disagreements.append({"cell": grade_id, "kernel": kernel_passed, "trusted": passed, "message": message})
+        visible = index not in hidden_cells
+        if visible and grade_id in executed and passed != kernel_passed[grade_id]:
+            disagreements.append({"cell": grade_id, "kernel": kernel_passed[grade_id], "trusted": passed, "message": message})
             flags.append({"cell": grade_id, "reason": (
-                "passed in the kernel, failed outside it" if kernel_passed else "failed in the kernel, passed outside it")})
+                "passed in the kernel, failed outside it" if kernel_passed[grade_id] else "failed in the kernel, passed outside it")})
+        function = verdict.get("function")
+        if passed and function in rejected_in_kernel:
+            passed = False
+            message = (f"Your notebook's own test of {function} ({rejected_in_kernel[function]}) failed, so no test of "
+                       f"{function} can pass: fix what that test says first.")
         if passed:
-            if index in hidden_cells or not kernel_passed:
+            if not visible or not kernel_passed[grade_id]:
                 cell.outputs = [NotebookNode(output_type="stream", name="stdout", text="Checked outside your notebook: passed.\n")]
+        elif visible and not kernel_passed[grade_id] and function in rejected_in_kernel and rejected_in_kernel[function] == grade_id:
+            pass  # the kernel's own failure message says what to fix
         else:
             cell.outputs = [error_output(VERIFICATION_FAILED, message)]
     if could_not_verify:

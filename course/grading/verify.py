@@ -190,6 +190,9 @@ def verify_functions(harness_dir: Path) -> tuple[dict[str, dict], dict]:
             cell_checks = [lambda error=error: (_ for _ in ()).throw(checks.CheckFailed(f"what {name} returned could not be read ({type(error).__name__})"))] * len(cells)
         for cell, check in zip(cells, cell_checks):
             verdicts[cell] = _verdict(check, checks)
+    for name, cells in FUNCTION_CELLS.items():
+        for cell in cells:
+            verdicts[cell]["function"] = name  # a function's cells stand or fall with its visible test in the kernel
     return verdicts, harness_results
 
 

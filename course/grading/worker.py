@@ -209,6 +209,7 @@ def execute(job: Job) -> Outcome:
             settings.cleanup()
         nb.cells = [cell for cell in nb.cells if EXPORT_MARK not in cell.metadata]
         record["stopped"] = executor.stopped_because
+        record["executed"] = executor.executed
         record["sandboxed"] = bool(settings.bwrap)
         notebook = nbformat.writes(nb)
     return Outcome(job.job_id, notebook, record, host, time.perf_counter() - started, memory.peak)

@@ -1,0 +1,57 @@
+"""How verdicts from outside the kernel meet the kernel's own results (course.grading.preprocessors.apply_verdicts)."""
+
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbgrader.utils import determine_grade
+
+from course.grading.preprocessors import apply_verdicts
+
+
+def graded_cell(grade_id, error=False):
+    cell = new_code_cell("checks.something()")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1, "grade_id": grade_id,
+                                 "schema_version": 3}
+    cell.outputs = [new_output("error", ename="CheckFailed", evalue=f"{grade_id} failed", traceback=[])] if error else []
+    return cell
+
+
+def verdict(passed, function="f"):
+    return {"passed": passed, "message": "" if passed else "Checked outside your notebook: wrong", "function": function}
+
+
+def scores(nb):
+    return [determine_grade(cell)[0] for cell in nb.cells]
+
+
+def test_the_outside_overrules_a_kernel_that_passed_and_flags_it():
+    nb = new_notebook(cells=[graded_cell("visible"), graded_cell("hidden")])
+    record = {"verdicts": {"visible": verdict(False), "hidden": verdict(False)}, "executed": ["visible", "hidden"]}
+    summary = apply_verdicts(nb, record, hidden_cells={1})
+    assert scores(nb) == [0, 0]
+    assert summary["flags"] == [{"cell": "visible", "reason": "passed in the kernel, failed outside it"}]
+
+
+def test_a_function_its_notebook_rejects_gains_nothing_from_outside_and_is_flagged():
+    """Code that rewrites the harness's records at exit makes the outside pass what the notebook's own test failed."""
+    nb = new_notebook(cells=[graded_cell("visible", error=True), graded_cell("hidden"), graded_cell("other_hidden")])
+    record = {"verdicts": {"visible": verdict(True), "hidden": verdict(True), "other_hidden": verdict(True, "g")},
+              "executed": ["visible", "hidden", "other_hidden"]}
+    summary = apply_verdicts(nb, record, hidden_cells={1, 2})
+    assert scores(nb) == [0, 0, 1]  # function g is not touched by f's failure
+    assert {"cell": "visible", "reason": "failed in the kernel, passed outside it"} in summary["flags"]
+    assert "Your notebook's own test of f (visible) failed" in nb.cells[1].outputs[0].evalue
+
+
+def test_a_test_the_kernel_never_reached_keeps_the_outside_verdict():
+    nb = new_notebook(cells=[graded_cell("visible", error=True), graded_cell("hidden")])
+    nb.cells[0].outputs[0].ename = "GradingStopped"  # what the grader writes in a cell after a stop
+    record = {"verdicts": {"visible": verdict(True), "hidden": verdict(True)}, "executed": []}
+    summary = apply_verdicts(nb, record, hidden_cells={1})
+    assert scores(nb) == [1, 1] and summary["flags"] == []
+
+
+def test_could_not_verify_keeps_visible_results_gives_no_hidden_point_and_flags():
+    nb = new_notebook(cells=[graded_cell("visible"), graded_cell("hidden")])
+    summary = apply_verdicts(nb, {"verdicts": {}, "error": "the verifier stopped", "executed": ["visible"]}, hidden_cells={1})
+    assert scores(nb) == [1, 0]
+    assert summary["could_not_verify"] == "the verifier stopped"
+    assert any(flag["reason"].startswith("could not verify") for flag in summary["flags"])
