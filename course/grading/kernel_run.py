@@ -89,6 +89,8 @@ class ResilientExecute(Execute):
         # what a cell prints still reaches the notebook through the kernel's output capture.
         kwargs.setdefault("stdout", subprocess.DEVNULL)
         kwargs.setdefault("stderr", subprocess.DEVNULL)
+        if not self.settings.bwrap:  # unsandboxed, by the instructor's choice: the same threads and MNIST file
+            kwargs.setdefault("env", self.settings.bare_env(self.kernel_env))
         await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
