@@ -167,3 +167,14 @@ def test_feedback_for_a_huge_notebook_is_capped_and_the_others_still_get_theirs(
         feedback.main(ASSIGNMENT, root=course)
     assert (course / "feedback" / "plain" / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
     assert not (course / "feedback" / "huge" / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
+
+
+@pytest.mark.slow
+def test_grading_without_the_sandbox_is_said_and_recorded(tmp_path, mnist_path):
+    """Only by the instructor's explicit choice, and never silently."""
+    course = make_course(tmp_path / "course", QUICK + "c.Sandbox.enabled = False\n")
+    submit(course, "untouched_release", "s1")
+    result = run_course(course, "grade", ASSIGNMENT)
+    assert "WITHOUT a sandbox" in result.stdout
+    assert_golden(course, "s1", "untouched_release")
+    assert "graded WITHOUT a sandbox" in export_rows(course)["s1"]["flags"]
