@@ -47,6 +47,18 @@ c.Execute.timeout = 600
 # The whole notebook, all cells together: N cells each just under the per-cell cap cannot hold a worker N times it.
 c.ResilientExecute.notebook_timeout = 1800
 
+# --- late policy -------------------------------------------------------------------------------
+# The due date is nbgrader's: `nbgrader db assignment add mnist_cnn --duedate="2026-11-20 23:59:00 UTC"` (or formgrader's
+# Manage Assignments); with none, nothing is late. Lateness comes from each submission's timestamp.txt (the LMS upload time
+# `course collect` records, or the exchange's submit time). AssignLatePenalties (in the pipeline above) asks this plugin
+# for the penalty; `course export` and `course report` ask it again on the current score, manual scores included.
+from course.late import PenaltyPerStartedDay  # noqa: E402
+
+c.AssignLatePenalties.plugin_class = PenaltyPerStartedDay
+c.PenaltyPerStartedDay.percent_per_day = 10.0  # percent of the student's score lost per started day late
+c.PenaltyPerStartedDay.max_percent = 50.0  # never more than this
+c.PenaltyPerStartedDay.grace_minutes = 0.0  # minutes after the due date that are not late
+
 # --- feedback ----------------------------------------------------------------------------------
 # Students see test messages, never hidden test source or tracebacks that quote it; what their code printed is
 # rendered as inert text (no script, no active HTML).

@@ -88,14 +88,42 @@ def feedback(assignment):
     feedback_module.main(assignment, console=console)
 
 
-@main.command(help="Write the gradebook's scores to CSV: one row per student, one column per test cell.")
+@main.command(help="Write the gradebook's scores (manual scores and late penalties included) to CSV: by default one row "
+              "per student, one column per test cell; with --format canvas or moodle, the LMS's own grade import file "
+              "for ASSIGNMENT, one row per student of --roster.")
 @click.argument("assignment", required=False)
-@click.option("-o", "--output", default="grades.csv", show_default=True, help="CSV file to write.")
+@click.option("-o", "--output", help="File to write [default: grades.csv; reports/ASSIGNMENT_canvas.csv or reports/ASSIGNMENT_moodle.csv].")
+@click.option("--format", "format_", type=click.Choice(["csv", "canvas", "moodle"]), default="csv", show_default=True,
+              help="csv: every column; canvas: Canvas's Gradebook import CSV; moodle: Moodle's CSV grade import.")
+@click.option("--roster", type=click.Path(path_type=Path),
+              help="canvas/moodle: the roster given to `course collect --mapping`, with the LMS's identifier columns "
+                   "(canvas_id, sis_user_id, sis_login_id, name, section; idnumber or email), or a Canvas gradebook export.")
+@click.option("--lms-assignment", metavar="NAME", help="The assignment's column in the LMS: 'Name (ID)' as Canvas exports it; "
+              "the grade item's name for Moodle [default: ASSIGNMENT, found in a Canvas export given as --roster].")
+@click.option("--missing", type=click.Choice(["empty", "zero"]), default="empty", show_default=True,
+              help="canvas/moodle: what a roster student with no submission gets.")
+@click.option("--match-column", default="SIS Login ID", show_default=True,
+              help="With a Canvas gradebook export as --roster: its column that holds the course's student ids.")
+@click.option("--notes-column", metavar="TITLE", help="canvas: also write late penalties and manual scores to this custom "
+              "column, which must exist in the Canvas gradebook (e.g. Notes); any other title would become an assignment.")
+@click.option("--moodle-user-field", type=click.Choice(["idnumber", "email"]), default="idnumber", show_default=True,
+              help="moodle: the roster column Moodle matches users by (Map to: useridnumber or useremail).")
 @reports_course_errors
-def export(assignment, output):
+def export(assignment, output, format_, roster, lms_assignment, missing, match_column, notes_column, moodle_user_field):
     from . import export as export_module
 
-    export_module.main(assignment, output, console=console)
+    export_module.main(assignment, output, console=console, format=format_, roster=roster, lms_assignment=lms_assignment,
+                       missing=missing, match_column=match_column, notes_column=notes_column, moodle_user_field=moodle_user_field)
+
+
+@main.command(help="List every student of ASSIGNMENT who needs a human, with the reason (flagged, could not verify, stopped "
+              "early, submitted late, not graded) and the paths to look at; then what was decided in formgrader.")
+@click.argument("assignment")
+@reports_course_errors
+def review(assignment):
+    from . import review as review_module
+
+    review_module.main(assignment, console=console)
 
 
 @main.command(help="Write reports/ASSIGNMENT.png and .html: grade distribution, failure rate per check, flagged students.")
