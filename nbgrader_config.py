@@ -28,6 +28,7 @@ from course.grading.preprocessors import (  # noqa: E402
     ClearHiddenTestCells,
     ExecuteOnWorker,
     FailedTestsAsMessages,
+    SanitizeStudentContent,
     StderrDoesNotScore,
 )
 
@@ -62,7 +63,9 @@ c.PenaltyPerStartedDay.grace_minutes = 0.0  # minutes after the due date that ar
 # --- feedback ----------------------------------------------------------------------------------
 # Students see test messages, never hidden test source or tracebacks that quote it; what their code printed is
 # rendered as inert text (no script, no active HTML).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestCells, FailedTestsAsMessages, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    GetGrades, ClearHiddenTestCells, FailedTestsAsMessages, SanitizeStudentContent, CSSHTMLHeaderPreprocessor,
+]
 c.HTMLExporter.sanitize_html = True
 # The grader's own records beside each autograded notebook stay with the instructor (nbgrader copies other files).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "verification.json", ".course-*"]

@@ -184,8 +184,9 @@ def test_copy_tree_follows_no_link_anywhere_in_the_folder_it_is_given(tmp_path):
     workdir = tmp_path / "work"
     workdir.mkdir()
     (workdir / ".artifacts").symlink_to(outside)
-    report = untrusted_files.copy_tree(workdir / ".artifacts" / "trained", tmp_path / "verifier-in")
+    report = untrusted_files.copy_tree(workdir, tmp_path / "verifier-in", ".artifacts/trained")
     copied = [path for path in (tmp_path / "verifier-in").rglob("*") if path.is_file()]
+    assert report.skipped and "symbolic link" in report.skipped[0]
     assert copied == [] and report.files == 0, (
         f"copy_tree followed the link {workdir / '.artifacts'} -> {outside} and copied {copied}"
     )
@@ -547,7 +548,8 @@ def test_apply_verdicts_flags_disagreements_both_ways_and_the_outside_verdict_st
     nb = new_notebook(cells=[graded_cell("faked_pass", True), graded_cell("kernel_failed", False), graded_cell("agreed", True)])
     record = {"verdicts": {"faked_pass": {"passed": False, "message": "Conv2D has 16 filters"},
                            "kernel_failed": {"passed": True, "message": ""},
-                           "agreed": {"passed": True, "message": ""}}}
+                           "agreed": {"passed": True, "message": ""}},
+              "executed": ["faked_pass", "kernel_failed", "agreed"]}
     summary = apply_verdicts(nb, record, hidden_cells=set())
     assert grades(nb) == {"faked_pass": 0, "kernel_failed": 1, "agreed": 1}
     assert nb.cells[0].outputs[0].ename == VERIFICATION_FAILED and "16 filters" in nb.cells[0].outputs[0].evalue

@@ -54,3 +54,22 @@ def test_a_marker_in_a_students_solution_cell_does_not_stop_feedback():
     ClearHiddenTestCells().preprocess(nb, {})
     assert nb.cells[0].source == student.source  # the student's own text is theirs
     assert "secret" not in nb.cells[1].source and nb.cells[1].source == "# visible"
+
+
+def test_what_a_student_wrote_or_displayed_is_inert_in_feedback():
+    from nbformat.v4 import new_markdown_cell
+
+    from course.grading.preprocessors import SanitizeStudentContent
+
+    markdown = new_markdown_cell('<script>alert(1)</script><img src=x onerror="alert(2)"> [click](javascript:alert(3))')
+    code = new_code_cell("display(HTML(...))")
+    code.outputs = [new_output("display_data", data={"text/html": "<script>alert(4)</script><b>bold</b>",
+                                                     "application/javascript": "alert(5)", "text/plain": "x"})]
+    instructor = new_markdown_cell("<b>Exercise</b>")
+    instructor.metadata["nbgrader"] = {"locked": True}
+    nb = new_notebook(cells=[markdown, code, instructor])
+    SanitizeStudentContent().preprocess(nb, {})
+    text = nbformat.writes(nb)
+    assert "<script>" not in text and "onerror" not in text and "javascript:" not in text
+    assert "application/javascript" not in nb.cells[1].outputs[0].data
+    assert nb.cells[2].source == "<b>Exercise</b>"

@@ -3,7 +3,8 @@
 - autograde: ``ExecuteOnWorker`` is the execution step (in nbgrader's ``Execute`` place): it sends the notebook to
   a grading worker and puts the verdicts from outside the kernel in place; ``StderrDoesNotScore`` runs before
   ``SaveAutoGrades``.
-- feedback: ``ClearHiddenTestCells`` and ``FailedTestsAsMessages`` run before the HTML export.
+- feedback: ``ClearHiddenTestCells``, ``FailedTestsAsMessages`` and ``SanitizeStudentContent`` run before the HTML
+  export.
 
 These run in the coordinating process (`course grade`), which runs no student code; student code runs only on the
 workers, in sandboxes (course.grading.worker).
@@ -12,6 +13,7 @@ workers, in sandboxes (course.grading.worker).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -28,6 +30,7 @@ VERIFICATION_FAILED = "VerificationFailed"
 NOT_VERIFIED = "NotVerified"
 VERIFICATION_FILE = "verification.json"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+UNSAFE_LINK = re.compile(r"(?i)\b(?:javascript|vbscript|data)\s*:")
 
 
 def is_test_cell(cell) -> bool:
@@ -185,6 +188,31 @@ class ClearHiddenTestCells(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if is_test_cell(cell):
             cell.source, _ = without_hidden_tests(cell.source)
+        return cell, resources
+
+
+class SanitizeStudentContent(NbGraderPreprocessor):
+    """Feedback: what a student wrote or their code displayed is rendered inert.
+
+    nbgrader's feedback template renders Markdown cells itself, past nbconvert's ``sanitize_html``; so the cells a
+    student could edit (Markdown and raw) lose every tag and attribute that could run script, links lose
+    ``javascript:`` and ``data:`` targets, and code outputs lose JavaScript and unsafe HTML (nbconvert's SanitizeHTML).
+    The instructor's own locked cells are left as written.
+    """
+
+    def preprocess(self, nb, resources):
+        from nbconvert.preprocessors import SanitizeHTML
+
+        self._sanitizer = SanitizeHTML(parent=self)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        locked = cell.metadata.get("nbgrader", {}).get("locked", False)
+        if cell.cell_type in ("markdown", "raw") and not locked:
+            source = self._sanitizer.sanitize_html_tags(cell.source)
+            cell.source = UNSAFE_LINK.sub(lambda match: match.group(0).replace(":", "&#58;"), source)
+        elif cell.cell_type == "code":
+            cell.outputs = self._sanitizer.sanitize_code_outputs(cell.outputs)
         return cell, resources
 
 

@@ -85,16 +85,36 @@ class CopyReport:
     skipped: list[str] = field(default_factory=list)  # what was not copied, and why
 
 
-def copy_tree(source: Path, target: Path, max_files: int = 100, max_bytes: int = 200_000_000) -> CopyReport:
-    """Copy the regular files under ``source`` into ``target`` (made here), skipping links and special files.
+def open_dir_under(base: Path, relative: str | Path = "") -> int:
+    """A descriptor of ``base/relative``, every component of ``relative`` opened with O_NOFOLLOW relative to the
+    last: a link anywhere below ``base`` (a folder the grader made or bind-mounted) is refused, never followed."""
+    fd = os.open(base, DIR_FLAGS)
+    try:
+        for part in Path(relative).parts:
+            if part in ("..", "/"):
+                raise SubmissionRefused(f"{relative} leaves {base}")
+            child = open_dir(Path(part), dir_fd=fd)
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
 
-    Stops at ``max_files`` files or ``max_bytes`` bytes; everything skipped is named in the report.
+
+def copy_tree(base: Path, target: Path, relative: str | Path = "", max_files: int = 100, max_bytes: int = 200_000_000) -> CopyReport:
+    """Copy the regular files under ``base/relative`` into ``target`` (made here), skipping links and special files.
+
+    ``base`` is a folder the grader made; no link in ``relative`` or below it is followed. Stops at ``max_files``
+    files or ``max_bytes`` bytes; everything skipped is named in the report.
     """
     report = CopyReport()
     try:
-        top = open_dir(source)
+        top = open_dir_under(base, relative)
+    except FileNotFoundError:
+        return report
     except (SubmissionRefused, OSError) as error:
-        report.skipped.append(f"{source}: {error}")
+        report.skipped.append(f"{Path(relative) or base}: {error}")
         return report
     try:
         _copy_dir(top, target, "", report, max_files, max_bytes)

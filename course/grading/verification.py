@@ -69,19 +69,19 @@ class OutsideVerification:
         self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
         self._teller.start()
 
-    def _copy(self, source: Path, target: Path) -> None:
-        report = copy_tree(source, target, max_files=50, max_bytes=self.config.max_artifact_bytes)
+    def _copy(self, base: Path, relative: str, target: Path) -> None:
+        report = copy_tree(base, target, relative, max_files=50, max_bytes=self.config.max_artifact_bytes)
         self.skipped += report.skipped
 
     def _tell_verifier(self) -> None:
         try:
             self.harness.wait()
-            self._copy(self.harness_out, self.verifier_in / "harness")
+            self._copy(self.harness_out, "", self.verifier_in / "harness")
         finally:
             self.verifier.say("harness ended\n")
         # bounded, so that a notebook that never reaches its export cell leaves no verifier waiting for ever
         self._model_saved.wait(timeout=self.verifier.timeout)
-        self._copy(self.kernel_workdir / ".artifacts" / "trained", self.verifier_in / "trained")
+        self._copy(self.kernel_workdir, ".artifacts/trained", self.verifier_in / "trained")
         self.verifier.say(json.dumps({"trained model saved": True, "errors before": self._errors_before}) + "\n")
 
     def trained_model_saved(self, errors_before: bool = False) -> None:

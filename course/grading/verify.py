@@ -48,6 +48,8 @@ TRAIN_SAMPLE = 10_000  # training images the trained model is also scored on
 # An honest model scores about as well on the images it trained on as on the test set (measured: 0.4-0.9 points
 # better on training images, docs/thresholds.md); one fitted on the test set scores the test set better.
 MAX_TEST_OVER_TRAIN = 0.01
+MAX_RESULTS_BYTES = 10_000_000  # the harness's results.json: a few KB when honest
+MAX_MESSAGE_CHARS = 1000  # a verdict's message quotes what the student's code returned: bounded, so the answer is
 
 
 def _custom_objects() -> dict:
@@ -157,9 +159,10 @@ def _verdict(check, checks) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
             check()
     except checks.CheckFailed as failure:
-        return {"passed": False, "message": f"Checked outside your notebook: {failure}"}
+        return {"passed": False, "message": f"Checked outside your notebook: {str(failure)[:MAX_MESSAGE_CHARS]}"}
     except Exception as error:
-        return {"passed": False, "message": f"Checked outside your notebook: the check failed ({type(error).__name__}: {error})"}
+        return {"passed": False, "message": "Checked outside your notebook: the check failed "
+                f"({type(error).__name__}: {str(error)[:MAX_MESSAGE_CHARS]})"}
     return {"passed": True, "message": ""}
 
 
@@ -171,7 +174,8 @@ def verify_functions(harness_dir: Path) -> tuple[dict[str, dict], dict]:
 
     try:
         results_file = harness_dir / "results.json"
-        harness_results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+        too_big = results_file.is_file() and results_file.stat().st_size > MAX_RESULTS_BYTES
+        harness_results = json.loads(results_file.read_text()) if results_file.is_file() and not too_big else {}
         if not isinstance(harness_results, dict):
             harness_results = {}
     except (OSError, ValueError):
@@ -247,7 +251,7 @@ def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before
 
     try:
         trained_values = json.loads((trained_dir / "values.json").read_text()) if (trained_dir / "values.json").is_file() else {}
-        problems = [str(problem)[:300] for problem in trained_values.get("problems", [])] if isinstance(trained_values, dict) else []
+        problems = [str(problem)[:300] for problem in list(trained_values.get("problems", []))[:5]] if isinstance(trained_values, dict) else []
     except (OSError, ValueError):
         problems = []
     try:
@@ -274,6 +278,10 @@ def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before
     built = _built_model(trained_dir.parent / "harness", harness_results)
 
     def trained_model_checks():
+        checks.require(
+            disagreement is None,
+            f"The model your notebook trained cannot be credited: {disagreement}" if disagreement else "",
+        )
         if built is not None:
             difference = architecture_difference(model, built)
             checks.require(
