@@ -69,7 +69,8 @@ def test_what_a_student_wrote_or_displayed_is_inert_in_feedback():
     instructor.metadata["nbgrader"] = {"locked": True}
     nb = new_notebook(cells=[markdown, code, instructor])
     SanitizeStudentContent().preprocess(nb, {})
-    text = nbformat.writes(nb)
-    assert "<script>" not in text and "onerror" not in text and "javascript:" not in text
+    source, html = nb.cells[0].source, nb.cells[1].outputs[0].data["text/html"]
+    assert "<script" not in source and "<img" not in source and "javascript:" not in source  # escaped: shown, not run
+    assert "<script" not in html and "<b>bold</b>" in html
     assert "application/javascript" not in nb.cells[1].outputs[0].data
     assert nb.cells[2].source == "<b>Exercise</b>"

@@ -201,7 +201,7 @@ class SanitizeStudentContent(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        from nbconvert.preprocessors import SanitizeHTML
+        from nbconvert.preprocessors.sanitize import SanitizeHTML
 
         self._sanitizer = SanitizeHTML(parent=self)
         return super().preprocess(nb, resources)
