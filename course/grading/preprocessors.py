@@ -87,6 +87,7 @@ class ExecuteOnWorker(NbGraderPreprocessor):
         for index, source in hidden_sources.items():
             executed.cells[index].source = source  # the instructor's copy keeps them; feedback removes them
         summary = apply_verdicts(executed, outcome.record, set(hidden_sources))
+        summary["flags"] += suspicious_code(answers)
         summary.update(worker=outcome.worker, seconds=round(outcome.seconds, 2), peak_memory_bytes=outcome.peak_memory_bytes)
         (workdir / VERIFICATION_FILE).write_text(json.dumps(summary, indent=1))
         return executed, resources
@@ -104,6 +105,22 @@ class ExecuteOnWorker(NbGraderPreprocessor):
             if meta.get("grade_id") in setup or (not meta.get("locked") and not meta.get("grade") and cell.source.strip() not in teaching):
                 cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"nbgrader": {"grade_id": meta.get("grade_id", "cell")}}))
         return nbformat.v4.new_notebook(cells=cells)
+
+
+# What the cross-checks rest on, and honest code has no reason to touch: a cell that does is shown to a human.
+GRADER_EVIDENCE = re.compile(r"\.iterations\b|course\.sandboxed|\.artifacts|atexit|sys\.excepthook|get_ipython\(\)\.(?:events|input_transformers)")
+
+
+def suspicious_code(answers) -> list[dict]:
+    """Flags for student cells that touch what grading measures (the optimizer's step counter, the grader's own
+    modules and records, exit hooks, IPython's hooks). Scores are not changed by this; a human looks."""
+    flags = []
+    for cell in answers.cells:
+        found = sorted(set(GRADER_EVIDENCE.findall(cell.source)))
+        if found:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "cell")
+            flags.append({"cell": None, "reason": f"a student cell ({grade_id}) touches {', '.join(found)}: check it by hand"})
+    return flags
 
 
 def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
