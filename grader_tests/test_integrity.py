@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -122,13 +121,14 @@ def test_a_notebook_has_one_deadline_and_one_output_budget(tmp_path, mnist_path)
     target = course / "submitted" / "s1" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(notebook, target)
-    started = time.monotonic()
     result = run_course(course, "grade", ASSIGNMENT)
-    assert time.monotonic() - started < 45 + 90  # the deadline, plus start-up and verification
     assert "limit for the whole notebook" in result.stdout
     graded = course / "autograded" / "s1" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     text = graded.read_text()
     assert graded.stat().st_size < 1_500_000 and "1,000,000 bytes in the notebook was dropped" in text
+    ran = [cell for cell in nbformat.reads(text, as_version=4).cells if cell.source.startswith("import time")
+           and not any("did not run" in output.get("evalue", "") for output in cell.outputs)]
+    assert len(ran) <= 4  # 45 s of the notebook's time hold 3 sleeps of 15 s, and the 4th is cut: never all 8
 
 
 @pytest.mark.slow

@@ -55,3 +55,11 @@ def test_could_not_verify_keeps_visible_results_gives_no_hidden_point_and_flags(
     assert scores(nb) == [1, 0]
     assert summary["could_not_verify"] == "the verifier stopped"
     assert any(flag["reason"].startswith("could not verify") for flag in summary["flags"])
+
+
+def test_a_visible_test_failed_both_in_the_kernel_and_outside_costs_only_its_own_point():
+    """An honest mistake (an extra Dropout layer) fails the layers test everywhere; the conv test still stands."""
+    nb = new_notebook(cells=[graded_cell("visible", error=True), graded_cell("hidden")])
+    record = {"verdicts": {"visible": verdict(False), "hidden": verdict(True)}, "executed": ["visible", "hidden"]}
+    summary = apply_verdicts(nb, record, hidden_cells={1})
+    assert scores(nb) == [0, 1] and summary["flags"] == []

@@ -127,8 +127,10 @@ def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
     """Put the verdicts from outside the kernel in the notebook's test cells; return what happened, as data.
 
     The outside's verdict stands, with one exception that closes the other direction: a function whose visible test
-    the kernel really ran and failed gets no point from outside for any of its cells (the notebook's own test rejects
-    it; what the harness recorded of it may have been written by the student's code). Both directions are flagged.
+    the kernel really ran and failed, while the outside passed that same test, gets no point from outside for any of
+    its cells (the notebook's own test rejects it; what the harness recorded of it may have been written by the
+    student's code). Both directions are flagged. Where the kernel and the outside agree a visible test fails, the
+    function's other cells keep their own verdicts: one honest mistake costs its own points only.
     """
     verdicts = record.get("verdicts") if isinstance(record.get("verdicts"), dict) else {}
     executed = set(record.get("executed") or [])
@@ -143,7 +145,8 @@ def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
     for index, cell in tests:
         grade_id = cell.metadata["nbgrader"].get("grade_id")
         verdict = verdicts.get(grade_id)
-        if index not in hidden_cells and grade_id in executed and not kernel_passed[grade_id] and isinstance(verdict, dict):
+        if (index not in hidden_cells and grade_id in executed and not kernel_passed[grade_id]
+                and isinstance(verdict, dict) and verdict.get("passed")):
             rejected_in_kernel.setdefault(verdict.get("function"), grade_id)
     rejected_in_kernel.pop(None, None)
     for index, cell in tests:
