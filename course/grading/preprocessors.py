@@ -93,18 +93,21 @@ class ExecuteOnWorker(NbGraderPreprocessor):
         return executed, resources
 
     def _answers(self, nb, assignment: str, name: str):
-        """The cells the harness runs: the setup cells, then every cell the student could edit, in order, except
-        the release's own ungraded cells (the self-check calls), unchanged."""
-        setup = Verification(config=self.config).setup_cells
-        teaching = self.executor.ungraded_sources(assignment, name)
-        cells = []
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade_id") in setup or (not meta.get("locked") and not meta.get("grade") and cell.source.strip() not in teaching):
-                cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"nbgrader": {"grade_id": meta.get("grade_id", "cell")}}))
-        return nbformat.v4.new_notebook(cells=cells)
+        return answer_cells(nb, Verification(config=self.config).setup_cells, self.executor.ungraded_sources(assignment, name))
+
+
+def answer_cells(nb, setup_cells, teaching: set[str]):
+    """The cells the harness runs, in notebook order: the setup cells (the notebook's imports and data, so that a
+    function that reads a global finds it as it did in the notebook), then every cell the student could edit,
+    except the release's own ungraded cells (the self-check calls), unchanged."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") in setup_cells or (not meta.get("locked") and not meta.get("grade") and cell.source.strip() not in teaching):
+            cells.append(nbformat.v4.new_code_cell(cell.source, metadata={"nbgrader": {"grade_id": meta.get("grade_id", "cell")}}))
+    return nbformat.v4.new_notebook(cells=cells)
 
 
 # What the cross-checks rest on, and honest code has no reason to touch: a cell that does is shown to a human.

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 import nbformat
-from traitlets import Dict, Integer
+from traitlets import Dict, Integer, List
 from traitlets.config import Configurable
 
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
@@ -35,7 +35,8 @@ class Verification(Configurable):
     """Settings of the verification outside the kernel: c.Verification.<name> in nbgrader_config.py."""
 
     anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifacts its export cell saves").tag(config=True)
-    setup_cells = Dict({"imports": True}, help="grade_ids of the locked cells the harness runs before the student's").tag(config=True)
+    setup_cells = List(["imports"], help="grade_ids of the locked cells the harness runs among the student's, in "
+                       "notebook order: imports and data, never training").tag(config=True)
     harness_timeout = Integer(300, help="Seconds the harness may take, all the student's functions together.").tag(config=True)
     verifier_timeout = Integer(600, help="Seconds the verifier may take after the notebook has ended.").tag(config=True)
     max_artifact_bytes = Integer(200_000_000, help="Bytes of saved outputs the grader copies for the verifier.").tag(config=True)
