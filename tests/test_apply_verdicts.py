@@ -63,3 +63,13 @@ def test_a_visible_test_failed_both_in_the_kernel_and_outside_costs_only_its_own
     record = {"verdicts": {"visible": verdict(False), "hidden": verdict(True)}, "executed": ["visible", "hidden"]}
     summary = apply_verdicts(nb, record, hidden_cells={1})
     assert scores(nb) == [0, 1] and summary["flags"] == []
+
+
+def test_a_distrusted_function_gets_no_point_from_outside_and_is_flagged():
+    """A notebook that rewrites the optimizer's step counter cannot be credited with the training it claims."""
+    nb = new_notebook(cells=[graded_cell("visible"), graded_cell("hidden"), graded_cell("other")])
+    record = {"verdicts": {"visible": verdict(True), "hidden": verdict(True), "other": verdict(True, "g")},
+              "executed": ["visible", "hidden", "other"]}
+    summary = apply_verdicts(nb, record, hidden_cells={1}, distrusted={"f": "the step counter was changed"})
+    assert scores(nb) == [0, 0, 1]
+    assert sum(flag["reason"].startswith("not credited") for flag in summary["flags"]) == 2

@@ -86,7 +86,12 @@ class ExecuteOnWorker(NbGraderPreprocessor):
             raise GradingError(f"the worker returned {len(executed.cells)} cells for {student}'s {name}, which has {len(nb.cells)}")
         for index, source in hidden_sources.items():
             executed.cells[index].source = source  # the instructor's copy keeps them; feedback removes them
-        summary = apply_verdicts(executed, outcome.record, set(hidden_sources))
+        distrusted = {}
+        if any(STEP_COUNTER.search(cell.source) for cell in answers.cells):
+            distrusted[TRAINING_FUNCTION] = (
+                "your notebook changes the optimizer's step counter, which is how the grader confirms the training "
+                "train_model did, so its tests cannot pass; train with model.fit and leave the optimizer alone.")
+        summary = apply_verdicts(executed, outcome.record, set(hidden_sources), distrusted)
         summary["flags"] += suspicious_code(answers)
         summary.update(worker=outcome.worker, seconds=round(outcome.seconds, 2), peak_memory_bytes=outcome.peak_memory_bytes)
         (workdir / VERIFICATION_FILE).write_text(json.dumps(summary, indent=1))
@@ -110,6 +115,9 @@ def answer_cells(nb, setup_cells, teaching: set[str]):
     return nbformat.v4.new_notebook(cells=cells)
 
 
+# The optimizer's step count is the trusted side's evidence of the training train_model did (course.grading.verify).
+STEP_COUNTER = re.compile(r"\.iterations\b|\biterations\s*\.\s*assign")
+TRAINING_FUNCTION = "train_model"
 # What the cross-checks rest on, and honest code has no reason to touch: a cell that does is shown to a human.
 GRADER_EVIDENCE = re.compile(r"\.iterations\b|course\.sandboxed|\.artifacts|atexit|sys\.excepthook|get_ipython\(\)\.(?:events|input_transformers)")
 
@@ -126,7 +134,7 @@ def suspicious_code(answers) -> list[dict]:
     return flags
 
 
-def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
+def apply_verdicts(nb, record: dict, hidden_cells: set[int], distrusted: dict[str, str] | None = None) -> dict:
     """Put the verdicts from outside the kernel in the notebook's test cells; return what happened, as data.
 
     The outside's verdict stands, with one exception that closes the other direction: a function whose visible test
@@ -174,6 +182,10 @@ def apply_verdicts(nb, record: dict, hidden_cells: set[int]) -> dict:
             passed = False
             message = (f"Your notebook's own test of {function} ({rejected_in_kernel[function]}) failed, so no test of "
                        f"{function} can pass: fix what that test says first.")
+        elif passed and function in (distrusted or {}):
+            passed = False
+            message = f"Checked outside your notebook: {distrusted[function]}"
+            flags.append({"cell": grade_id, "reason": f"not credited: {distrusted[function]}"})
         if passed:
             if not visible or not kernel_passed[grade_id]:
                 cell.outputs = [NotebookNode(output_type="stream", name="stdout", text="Checked outside your notebook: passed.\n")]
