@@ -839,20 +839,25 @@ def test_a_package_beside_the_notebook_is_never_imported(graded):
 
 @pytest.mark.slow
 def test_records_forged_by_the_harness_process_gain_nothing(graded):
+    """What the harness process saved may be the student's own writing; the notebook's own visible tests failing
+    cannot be undone from inside, so those functions get nothing from outside, and the student is flagged."""
     course, student = graded.course, "tamper_forges_harness_at_exit"
-    record = verification(course, student)
-    passed_outside = sorted(cell for cell, verdict in record["verdicts"].items() if verdict.get("passed"))
-    assert passed_outside == [], f"records the student's code rewrote as the harness exited passed {passed_outside}"
+    kept = {cell: score for cell, score in cell_scores(course, student).items() if score}
+    assert not kept, f"records the student's code rewrote as the harness exited kept {kept}"
+    reasons = [flag["reason"] for flag in verification(course, student)["flags"]]
+    assert any("failed in the kernel, passed outside it" in reason for reason in reasons), reasons
+    assert "own test of scale_mnist_data" in cell_text(course, student, "test_scale_range")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("student", ["tamper_three_epochs_forges_fit_record", "tamper_three_epochs_forges_step_count"])
 def test_a_forged_fit_record_is_caught_by_the_step_count_and_flagged(graded, student):
     course = graded.course
+    why = "training steps" if student.endswith("fit_record") else "step counter"
     assert cell_scores(course, student)["test_train_epochs"] == 0
-    assert "training steps" in cell_text(course, student, "test_train_epochs")
+    assert why in cell_text(course, student, "test_train_epochs")
     reasons = [flag["reason"] for flag in verification(course, student)["flags"] if flag["cell"] == "test_train_epochs"]
-    assert reasons and "training steps" in reasons[0]
+    assert reasons and why in reasons[0]
     assert "flagged" in console_line(graded.result, student)
 
 
@@ -862,7 +867,8 @@ def test_an_added_cell_that_redefines_the_model_loses_the_model_and_accuracy_poi
     scores = cell_scores(course, student)
     for cell in ("test_model_layers", "test_model_conv", "test_model_pool", "test_model_dense", "test_evaluate_accuracy"):
         assert scores[cell] == 0, cell
-    assert "is not the model of the spec" in cell_text(course, student, "test_evaluate_accuracy")
+    text = cell_text(course, student, "test_evaluate_accuracy")
+    assert any(why in text for why in ("fitted on the test images", "is not the model get_model builds", "cannot be credited")), text
     assert verification(course, student)["flags"], "the added cell went unflagged"
 
 
