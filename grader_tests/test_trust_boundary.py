@@ -868,7 +868,8 @@ def test_an_added_cell_that_redefines_the_model_loses_the_model_and_accuracy_poi
     for cell in ("test_model_layers", "test_model_conv", "test_model_pool", "test_model_dense", "test_evaluate_accuracy"):
         assert scores[cell] == 0, cell
     text = cell_text(course, student, "test_evaluate_accuracy")
-    assert any(why in text for why in ("fitted on the test images", "is not the model get_model builds", "cannot be credited")), text
+    assert any(why in text for why in ("of the test images", "fitted on the test images", "is not the model get_model builds",
+                                       "cannot be credited")), text
     assert verification(course, student)["flags"], "the added cell went unflagged"
 
 

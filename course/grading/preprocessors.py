@@ -245,7 +245,8 @@ class SanitizeStudentContent(NbGraderPreprocessor):
         locked = cell.metadata.get("nbgrader", {}).get("locked", False)
         if cell.cell_type in ("markdown", "raw") and not locked:
             source = self._sanitizer.sanitize_html_tags(cell.source)
-            cell.source = UNSAFE_LINK.sub(lambda match: match.group(0).replace(":", "&#58;"), source)
+            # not an entity: Markdown decodes entities in link targets, and `javascript&#58;` would run again
+            cell.source = UNSAFE_LINK.sub("blocked-scheme:", source)
         elif cell.cell_type == "code":
             cell.outputs = self._sanitizer.sanitize_code_outputs(cell.outputs)
         return cell, resources

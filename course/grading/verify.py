@@ -48,6 +48,7 @@ TRAIN_SAMPLE = 10_000  # training images the trained model is also scored on
 # An honest model scores about as well on the images it trained on as on the test set (measured: 0.4-0.9 points
 # better on training images, docs/thresholds.md); one fitted on the test set scores the test set better.
 MAX_TEST_OVER_TRAIN = 0.01
+TEST_IMAGES_SEEN = 100  # test images among what fit got, before the model counts as fitted on the test set
 MAX_RESULTS_BYTES = 10_000_000  # the harness's results.json: a few KB when honest
 MAX_MESSAGE_CHARS = 1000  # a verdict's message quotes what the student's code returned: bounded, so the answer is
 
@@ -281,6 +282,12 @@ def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before
         checks.require(
             disagreement is None,
             f"The model your notebook trained cannot be credited: {disagreement}" if disagreement else "",
+        )
+        seen = max((call.get("test_images_seen") or 0 for call in calls or [] if isinstance(call, dict)), default=0)
+        checks.require(
+            seen < TEST_IMAGES_SEEN,
+            f"train_model fits {seen} of the test images: the model has seen the test set, so its test accuracy "
+            "means nothing. Train only on the training images.",
         )
         if built is not None:
             difference = architecture_difference(model, built)
