@@ -93,6 +93,10 @@ def grade_table(db_url: str, course_id: str, assignment: str | None = None, sour
                     "flags": flags(autograded_dir / student / entry.name) if autograded_dir else "",
                     "status": GRADED,
                 }
+                failed_since = not_graded(autograded_dir, student, entry.name)
+                if failed_since != NOT_GRADED:  # the old score was kept (c.GradePolicy), visibly
+                    reason = failed_since.removeprefix(f"{NOT_GRADED}: ")
+                    row["flags"] = "; ".join(filter(None, [row["flags"], f"old score kept: the last regrade failed: {reason}"]))
                 for notebook in submission.notebooks:
                     row.update({grade.name: grade.score for grade in notebook.grades})
                     manual += [manual_note(grade) for grade in notebook.grades if grade.manual_score is not None]

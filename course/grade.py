@@ -20,6 +20,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from traitlets import Bool
+from traitlets.config import Configurable
 
 from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .coursedir import CourseError, course_root, nbgrader_api
@@ -252,9 +254,20 @@ def grade_student(cluster: GradingCluster, root: Path, assignment: str, student:
         return StudentResult(student, False, grader_error=f"{type(error).__name__}: {error}")
 
 
+class GradePolicy(Configurable):
+    """What a failed grade does to the score before it: c.GradePolicy.<name> in nbgrader_config.py."""
+
+    keep_old_score_on_failure = Bool(False, help="Keep a student's old score when their regrade fails (flagged in "
+                                     "every export), instead of removing it.").tag(config=True)
+
+
 def void_old_score(api, assignment: str, student: str) -> None:
-    """A grade that failed leaves no score behind: an old one would stand for work that is no longer there."""
+    """A grade that failed leaves no score behind: an old one would stand for work that is no longer there, unless
+    the instructor chose to keep it (``GradePolicy``), which every export then flags."""
     from nbgrader.api import Gradebook, MissingEntry
+
+    if GradePolicy(config=api.config).keep_old_score_on_failure:
+        return
 
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:
         try:
@@ -280,6 +293,7 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
             log_path.write_text(f"{outcome.get('error', '')}\n{outcome.get('log', '')}")
             result.grader_error += f" (log: {log_path.relative_to(root)})"
             return result
+        (root / "autograded" / f"{student}.{assignment}.grading-error.log").unlink(missing_ok=True)
         [result] = read_results(api, root, assignment, [student])
         executions = [
             {"notebook": execution.job_id, "worker": execution.worker, "seconds": round(execution.seconds, 2),
@@ -390,6 +404,8 @@ def _grade(console, root, assignment, student, students, force, cluster, locks) 
             except (SubmissionRefused, OSError) as error:
                 problem = f"submission refused: {error}"
                 void_old_score(api, assignment, name)
+                (root / "autograded").mkdir(exist_ok=True)
+                (root / "autograded" / f"{name}.{assignment}.grading-error.log").write_text(f"{problem}\n")
         result = StudentResult(visible(name), False, grader_error=problem)
         results.append(result)
         console.print(f"{escape(visible(name))}: {result.describe()}")

@@ -81,18 +81,23 @@ def test_a_submission_replaced_while_it_is_graded_is_graded_again(tmp_path, mnis
 
 
 @pytest.mark.slow
-def test_a_failed_regrade_leaves_no_old_score_standing(tmp_path, mnist_path):
-    course = make_course(tmp_path / "course", QUICK)
+@pytest.mark.parametrize("keep", [False, True], ids=["voided", "kept_and_flagged"])
+def test_a_failed_regrade_never_leaves_an_old_score_silently(tmp_path, mnist_path, keep):
+    course = make_course(tmp_path / "course", QUICK + f"c.GradePolicy.keep_old_score_on_failure = {keep}\n")
     submit(course, "kernel_dies_in_train_model", "s1")
     run_course(course, "grade", ASSIGNMENT)
-    assert sum(cell_scores(course, "s1").values()) == EXPECTED["kernel_dies_in_train_model"]["total"]
+    old_total = EXPECTED["kernel_dies_in_train_model"]["total"]
+    assert sum(cell_scores(course, "s1").values()) == old_total
     notebook = course / "submitted" / "s1" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     notebook.write_bytes(notebook.read_bytes()[:300])  # a truncated re-upload
     result = run_course(course, "grade", ASSIGNMENT, check=False)
     assert result.returncode == 1 and "s1: not graded" in result.stdout
-    assert not has_submission(course, "s1")
     row = export_rows(course)["s1"]
-    assert row["total"] == "" and row["status"].startswith("not graded")
+    if keep:
+        assert float(row["total"]) == old_total and "old score kept: the last regrade failed" in row["flags"]
+    else:
+        assert not has_submission(course, "s1")
+        assert row["total"] == "" and row["status"].startswith("not graded")
 
 
 @pytest.mark.slow
