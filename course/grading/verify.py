@@ -286,7 +286,7 @@ def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before
         seen = max((call.get("test_images_seen") or 0 for call in calls or [] if isinstance(call, dict)), default=0)
         checks.require(
             seen < TEST_IMAGES_SEEN,
-            f"train_model fits {seen} of the test images: the model has seen the test set, so its test accuracy "
+            f"train_model fits {seen} of the test images: the model has been fitted on the test images, so its test accuracy "
             "means nothing. Train only on the training images.",
         )
         if built is not None:
