@@ -24,7 +24,7 @@ import psutil
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .exceptions import SandboxUnavailableError, WorkerNotReadyError
 
-MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"  # use_uncompressed_mnist's copies
+MNIST_CACHE = Path.home() / ".cache" / "mnist-cnn-course"  # uncompressed_mnist's copies
 
 
 EXPORT_MARK = "course_artifact_export"
