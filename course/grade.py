@@ -1,7 +1,8 @@
 """`course grade`: autograde submitted/<student>/<assignment>/ through nbgrader, several students at once.
 
 Scores go to nbgrader's gradebook. Each student gets one line saying what happened; a student's code
-failing is a result, not an error: the command exits non-zero only when the grader itself fails.
+failing is a result, not an error: the command exits non-zero only when a submission could not be graded (the
+grader failed on it, or it was refused: a link, an unsafe student id, a file too large, another run grading it).
 """
 
 from __future__ import annotations
