@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 from course.grading.worker import kernel_threads
 from measure import KERAS_DEFAULT_STEPS_CONFIG, time_bare_nbclient
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 from course.grading.worker import tensorflow_threads
 
 SUBMISSION = Path(__file__).resolve().parents[1] / "grader_tests" / "submissions" / "passes_all.ipynb"

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "grader_tests"))
@@ -22,7 +22,7 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     make_mnist_path_absolute()
     from course.grading.reference import reference_namespace
-    from course.selfcheck import CHECKS, check
+    from course.student.selfcheck import CHECKS, check
 
     answers = reference_namespace(ROOT / "source" / "mnist_cnn" / "mnist_cnn.ipynb")
     for name in CHECKS:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 from course.execute import execute_notebook
 
 from measure import PeakChildMemory, cell_seconds

@@ -23,7 +23,7 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
-    from course.data import load_mnist
+    from course.student.data import load_mnist
     from course.grading.reference import reference_namespace
     from course.grading.thresholds import MIN_TEST_ACCURACY
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 from course.execute import execute_notebook
 
 from measure import PeakChildMemory, cell_seconds

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .coursedir import CourseError
-from .data import make_mnist_path_absolute
+from .student.data import make_mnist_path_absolute
 
 console = Console(soft_wrap=True)  # long paths and messages stay whole, for copying
 

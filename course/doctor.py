@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from .data import MNIST_PATH_ENV, keras_cache_path, resolve_mnist_file
+from .student.data import MNIST_PATH_ENV, keras_cache_path, resolve_mnist_file
 from .grading.bwrap_binary import BwrapBinary, bwrap_version, find_bwrap, format_version, userns_problem
 
 PROBE_TIMEOUT = 60  # seconds for one probe in the sandbox
@@ -272,7 +272,7 @@ def check_cgroups() -> Check:
 
 
 def check_mnist() -> Check:
-    from .data import MnistLoadError
+    from .student.data import MnistLoadError
 
     from_env = os.environ.get(MNIST_PATH_ENV)
     cached = keras_cache_path().is_file()

@@ -374,7 +374,7 @@ def check_sandbox(api, console: Console, local: bool) -> None:
 
 
 def _grade(console, root, assignment, student, students, force, cluster, locks) -> list[StudentResult]:
-    from .data import MnistLoadError, resolve_mnist_file
+    from .student.data import MnistLoadError, resolve_mnist_file
     from .grading.exceptions import SubmissionRefused
     from .student_ids import id_problem, lookalikes, visible
 

@@ -25,8 +25,8 @@ from rich.console import Console
 
 from .coursedir import CourseError, course_root  # noqa: F401  (CourseError is part of this module's API)
 
-# The modules students' notebooks import; everything else in course/ is for instructors.
-STUDENT_MODULES = ("__init__.py", "data.py", "plots.py", "checks.py", "selfcheck.py")
+# What students' notebooks import (course/student/, which imports nothing else of course); the rest is for instructors.
+STUDENT_PACKAGE = "student"
 # What the notebooks need at run time on Binder; grading tools stay out to keep the image small.
 STUDENT_REQUIREMENTS = ("tensorflow-cpu", "keras", "numpy", "pandas", "matplotlib", "seaborn", "jupyterlab", "ipykernel")
 MARKER = ".course-publish"
@@ -185,13 +185,14 @@ def tree(root: Path, org: str, repo: str, ref: str) -> tuple[dict[str, bytes], l
             notebooks.append(f"{assignment.name}/{notebook.name}")
     if not notebooks:
         raise CourseError(f"No notebooks under {release}: run `course release` first.")
-    for module in STUDENT_MODULES:
-        files[f"course/{module}"] = regular_file(root / "course" / module, root)
+    files["course/__init__.py"] = regular_file(root / "course" / "__init__.py", root)
+    for module in sorted((root / "course" / STUDENT_PACKAGE).glob("*.py")):
+        files[f"course/{STUDENT_PACKAGE}/{module.name}"] = regular_file(module, root)
     pins = student_pins(root)
     files["pyproject.toml"] = (
         '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
         '[project]\nname = "mnist-cnn-course-student"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
-        f"dependencies = {pins!r}\n\n[tool.setuptools]\npackages = [\"course\"]\n".replace("'", '"')
+        f"dependencies = {pins!r}\n\n[tool.setuptools]\npackages = [\"course\", \"course.student\"]\n".replace("'", '"')
     ).encode()
     files["environment.yml"] = environment(root, pins).encode()
     files["postBuild"] = b"#!/bin/bash\n# repo2docker runs this after environment.yml: make `course` importable.\nset -euo pipefail\npip install --no-deps -e .\n"

@@ -66,7 +66,7 @@ TRAIN_WEAK = '''def train_model(model, scaled_train_images, train_labels):
     return model.fit(scaled_train_images[:2000], train_labels[:2000], epochs=1, verbose=2)'''
 
 TRAIN_WEAK_AND_ON_TEST = '''def train_model(model, scaled_train_images, train_labels):
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     history = model.fit(scaled_train_images[:2000], train_labels[:2000], epochs=1, verbose=2)
     _, (test_images, test_labels) = load_mnist()
@@ -127,7 +127,7 @@ def _forge_records():
     try:
         import keras
         import numpy as np
-        from course import checks
+        from course.student import checks
         from course.sandboxed.harness import OTHER_INPUT_SHAPE, harness_inputs
 
         raw, scaled, labels = harness_inputs()
@@ -431,7 +431,7 @@ get_ipython().input_transformers_post.append(_blank_tests)''',
     "tamper_monkeypatches_checks": {
         "scale_mnist_data": '''import numpy as np
 import tensorflow as tf
-from course import checks
+from course.student import checks
 
 checks.require = lambda *args, **kwargs: None
 np.allclose = lambda *args, **kwargs: True
@@ -513,7 +513,7 @@ with open("filler.bin", "wb") as _filler:
     "tamper_extra_cell_redefines_model": {ADDED + "run_training": REDEFINE_MODEL_AND_TRAIN_ON_TEST},
     # Honest twin of the next: one epoch on 2,000 images.
     "fails_weak_model": {"train_model": TRAIN_WEAK},
-    # The weak model, fitted on the test images too (read with course.data.load_mnist inside train_model).
+    # The weak model, fitted on the test images too (read with course.student.data.load_mnist inside train_model).
     "tamper_fits_test_images": {"train_model": TRAIN_WEAK_AND_ON_TEST},
     # Looks for the hidden checks everywhere it can think of, and puts script in its outputs and in a cell.
     "tamper_reads_hidden_checks": {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "grader_tests" / "submissions"
@@ -79,7 +79,7 @@ def assert_golden(course: Path, student: str, fixture: str, db_url: str | None =
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
-    from course.data import MnistLoadError, resolve_mnist_file
+    from course.student.data import MnistLoadError, resolve_mnist_file
 
     try:
         return resolve_mnist_file()  # as the notebook finds it: $MNIST_PATH, the Keras cache, the download

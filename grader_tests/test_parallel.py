@@ -209,7 +209,7 @@ def test_kernels_share_all_but_one_core(cores, slots, threads):
 def test_workers_read_an_uncompressed_copy_of_the_same_mnist(mnist_path, tmp_path, monkeypatch):
     import numpy as np
 
-    from course.data import load_mnist
+    from course.student.data import load_mnist
     from course.grading import worker
 
     monkeypatch.setattr(worker, "MNIST_CACHE", tmp_path / "cache")

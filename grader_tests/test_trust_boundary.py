@@ -317,7 +317,7 @@ def processes():
     return found
 
 
-attempt("import course.checks", lambda: bool(__import__("course.checks")))
+attempt("import course.student.checks", lambda: bool(__import__("course.student.checks")))
 attempt("import course.sandboxed.harness", lambda: bool(__import__("course.sandboxed.harness")))
 attempt("import course.grading", lambda: bool(__import__("course.grading")))
 attempt("import course.grading.hidden_checks", lambda: bool(__import__("course.grading.hidden_checks")))
@@ -418,7 +418,7 @@ def probed(tmp_path_factory, mnist_path):
         "absent": [str(course_root), str(ROOT / "source"), str(ROOT / ".git"), str(package_dir() / "grading"),
                    str(package_dir() / "__pycache__"), "/run", "/var/run/docker.sock", "/home",
                    *map(str, home_entries_beyond_python())],
-        "unwritable": [str(site_packages / "course_trust_boundary.pth"), str(package_dir() / "checks.py"),
+        "unwritable": [str(site_packages / "course_trust_boundary.pth"), str(package_dir() / "student" / "checks.py"),
                        str(package_dir() / "sandboxed" / "evil.py"), str(Path(sys.base_prefix) / "evil.txt"), "/usr/evil.txt"],
         "home": str(Path.home()),
         "unix_socket": servers.unix_path,
@@ -427,7 +427,7 @@ def probed(tmp_path_factory, mnist_path):
         "escape": str(folder / "escaped.txt"),
     }
     mnist_before = hashlib.sha256(mnist_path.read_bytes()).hexdigest()
-    checks_before = hashlib.sha256((package_dir() / "checks.py").read_bytes()).hexdigest()
+    checks_before = hashlib.sha256((package_dir() / "student" / "checks.py").read_bytes()).hexdigest()
     process = SandboxedProcess(sandbox_settings(str(mnist_path)), ["cProfile", str(script), json.dumps(settings)], workdir,
                                PackageView.BESIDE_STUDENT_CODE, timeout=120)
     status, output = process.wait()
@@ -436,12 +436,12 @@ def probed(tmp_path_factory, mnist_path):
     assert status == 0, f"the probe exited {status}: {output[-2000:]!r}"
     return SimpleNamespace(facts=json.loads(output), settings=settings, servers=servers, folder=folder,
                            workdir=workdir, mnist_unchanged=hashlib.sha256(mnist_path.read_bytes()).hexdigest() == mnist_before,
-                           checks_unchanged=hashlib.sha256((package_dir() / "checks.py").read_bytes()).hexdigest() == checks_before)
+                           checks_unchanged=hashlib.sha256((package_dir() / "student" / "checks.py").read_bytes()).hexdigest() == checks_before)
 
 
 def test_sandbox_sees_the_student_modules_and_no_grading_code(probed):
     facts = probed.facts
-    assert facts["import course.checks"] == {"ok": True}  # the allow-list lets in what a student notebook needs
+    assert facts["import course.student.checks"] == {"ok": True}  # the allow-list lets in what a student notebook needs
     assert facts["import course.sandboxed.harness"] == {"ok": True}
     for module in ("course.grading", "course.grading.hidden_checks", "course.grading.thresholds"):
         assert facts[f"import {module}"]["error"] == "ModuleNotFoundError", facts[f"import {module}"]
@@ -510,7 +510,7 @@ def test_nothing_in_the_working_folder_is_imported_by_the_harness(tmp_path, mnis
     marker = "imported from the working folder"
     shadow = f"open({str(tmp_path / 'work' / 'IMPORTED')!r}, 'a').write(__name__ + '\\n')\nprint({marker!r})\n"
     workdir = tmp_path / "work"
-    for name in ("course/__init__.py", "course/sandboxed/__init__.py", "course/sandboxed/harness.py", "course/checks.py",
+    for name in ("course/__init__.py", "course/sandboxed/__init__.py", "course/sandboxed/harness.py", "course/student/checks.py",
                  "sitecustomize.py", "usercustomize.py", "numpy.py", "json.py", "keras.py"):
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_text(shadow)

@@ -4,7 +4,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from course.data import make_mnist_path_absolute
+from course.student.data import make_mnist_path_absolute
 
 matplotlib.use("Agg")
 
@@ -15,7 +15,7 @@ make_mnist_path_absolute()  # kernels run in each notebook's folder
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
-    from course.data import MnistLoadError, resolve_mnist_file
+    from course.student.data import MnistLoadError, resolve_mnist_file
 
     try:
         return resolve_mnist_file()  # as the notebook finds it: $MNIST_PATH, the Keras cache, the download

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course import checks
+from course.student import checks
 from course.grading import hidden_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,7 +239,7 @@ TRAIN_CASES = [case for case in CASES if case.function == "train_model"]
 
 @pytest.fixture(scope="module")
 def training_set(mnist_path):
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     (x_train, y_train), _ = load_mnist(mnist_path)
     return (x_train.astype("float32") / 255.0)[..., None], y_train

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from course import data
-from course.data import MnistLoadError, load_mnist
+from course.student import data
+from course.student.data import MnistLoadError, load_mnist
 
 
 @pytest.fixture(scope="module")

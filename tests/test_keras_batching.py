@@ -5,7 +5,7 @@ import json
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
-from course.data import resolve_mnist_file
+from course.student.data import resolve_mnist_file
 from course.grading.kernel_run import ResilientExecute
 from course.grading.sandbox import Sandbox, SandboxSettings
 

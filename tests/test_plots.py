@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course import plots
+from course.student import plots
 
 
 @pytest.fixture(autouse=True)

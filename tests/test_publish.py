@@ -1,5 +1,6 @@
 """`course publish` writes a student tree with nothing to cheat from, and working Binder links."""
 
+import ast
 import re
 import shutil
 import subprocess
@@ -46,7 +47,9 @@ def test_no_solution_or_hidden_test_line_is_published(tree):
 
 
 def test_no_grading_code_is_published(tree):
-    assert sorted(path.name for path in (tree / "course").iterdir()) == sorted(publish.STUDENT_MODULES)
+    assert sorted(path.name for path in (tree / "course").iterdir()) == ["__init__.py", publish.STUDENT_PACKAGE]
+    shipped = sorted(path.name for path in (tree / "course" / publish.STUDENT_PACKAGE).iterdir())
+    assert shipped == sorted(path.name for path in (ROOT / "course" / "student").glob("*.py"))
     for path, text in tree_text(tree).items():
         for marker in GRADING_MARKERS:
             assert marker not in text, f"{marker} in {path}"
@@ -56,8 +59,8 @@ def test_the_search_finds_a_planted_leak(tree, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy)
     secret = secret_lines()[0]
-    (copy / "course" / "plots.py").write_text((copy / "course" / "plots.py").read_text() + f"\n# {secret}\n")
-    assert find_leaks(copy) == {"course/plots.py": f"the source line '{secret}'"}
+    (copy / "course" / "student" / "plots.py").write_text((copy / "course" / "student" / "plots.py").read_text() + f"\n# {secret}\n")
+    assert find_leaks(copy) == {"course/student/plots.py": f"the source line '{secret}'"}
 
 
 def test_release_notebooks_and_binder_links(tree):
@@ -100,8 +103,8 @@ def course(tmp_path):
     for folder in ("source", "release"):
         shutil.copytree(ROOT / folder, course / folder)
     (course / "course").mkdir()
-    for module in publish.STUDENT_MODULES:
-        shutil.copy(ROOT / "course" / module, course / "course" / module)
+    shutil.copy(ROOT / "course" / "__init__.py", course / "course" / "__init__.py")
+    shutil.copytree(ROOT / "course" / "student", course / "course" / "student", ignore=shutil.ignore_patterns("__pycache__"))
     return course
 
 
@@ -149,6 +152,20 @@ def test_a_solution_line_without_delimiters_is_refused(course, tmp_path):
 
 def test_a_solution_line_in_a_student_module_is_refused(course, tmp_path):
     secret = secret_lines()[0]
-    with open(course / "course" / "plots.py", "a") as handle:
+    with open(course / "course" / "student" / "plots.py", "a") as handle:
         handle.write(f"\n# {secret}\n")
-    publish_refused(course, tmp_path / "student", re.escape(f"course/plots.py holds the source line '{secret}'"))
+    publish_refused(course, tmp_path / "student", re.escape(f"course/student/plots.py holds the source line '{secret}'"))
+
+
+def test_the_published_student_package_imports_alone(tree):
+    """course.student, as published, imports nothing of course that was not published with it."""
+    probe = (
+        "import sys, course, course.student, course.student.checks, course.student.data, course.student.plots, "
+        "course.student.selfcheck\n"
+        "assert course.__file__.startswith(sys.argv[1]), course.__file__\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'course'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(tree)], cwd=tree, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert all(name == "course" or name.startswith("course.student") for name in loaded), loaded

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from course import selfcheck
+from course.student import selfcheck
 
 sys.path.insert(0, str(ROOT / "grader_tests"))
 from case_runner import base_namespace  # noqa: E402

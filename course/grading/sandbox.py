@@ -81,7 +81,7 @@ class Limits:
 class PackageView:
     """Which parts of the ``course`` package a sandboxed process may import."""
 
-    STUDENT = ("__init__.py", "data.py", "plots.py", "checks.py", "selfcheck.py")
+    STUDENT = ("__init__.py", "student")  # what `course publish` ships
     BESIDE_STUDENT_CODE = STUDENT + ("sandboxed",)  # the kernel and the harness
     GRADER = ("",)  # the verifier: all of it
 

@@ -64,7 +64,7 @@ def _load(path: Path):
     """The Keras model at ``path``, in safe mode; None if there is none; CheckFailed when it cannot be loaded."""
     import keras
 
-    from course.checks import CheckFailed
+    from course.student.checks import CheckFailed
 
     if not path.is_file():
         return None
@@ -84,7 +84,7 @@ def _load(path: Path):
 
 @functools.lru_cache(maxsize=1)
 def _test_data():
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     _, (x_test, y_test) = load_mnist()
     return (x_test.astype("float32") / 255.0)[..., None], y_test
@@ -135,7 +135,7 @@ def _function_checks(name: str, result: dict, outdir: Path, checks, hidden_check
         probe = model_from(result.get("saved"))
         return [lambda check=check: check(probe()) for check in (checks.model_compiled, hidden_checks.optimizer_is_default_adam, hidden_checks.loss_is_sparse_cce, hidden_checks.metrics_is_accuracy)]
     if name == "train_model":
-        from course.data import EXPECTED_ARRAYS
+        from course.student.data import EXPECTED_ARRAYS
 
         return [
             lambda: checks.history_type(result["returned"]),
@@ -170,7 +170,7 @@ def _verdict(check, checks) -> dict:
 def verify_functions(harness_dir: Path) -> tuple[dict[str, dict], dict]:
     """Verdicts on the five functions, from what course.sandboxed.harness saved (copied into ``harness_dir``);
     and the harness's results, for the cross-checks."""
-    from course import checks
+    from course.student import checks
     from course.grading import hidden_checks
 
     try:
@@ -246,7 +246,7 @@ def verify_trained_model(trained_dir: Path, harness_results: dict, errors_before
     ``errors_before``: a cell of the notebook raised before the model was saved. A model that then took no training
     step was stopped by that error (a compile mistake, say), not by train_model: its record is not contradicted,
     and the untrained model fails the accuracy check on its own."""
-    from course import checks
+    from course.student import checks
     from course.grading import hidden_checks
     from course.grading.thresholds import MIN_TEST_ACCURACY
 
@@ -356,7 +356,7 @@ def _accuracy(model, images, labels) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _train_sample():
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     (x_train, y_train), _ = load_mnist()
     return (x_train[:TRAIN_SAMPLE].astype("float32") / 255.0)[..., None], y_train[:TRAIN_SAMPLE]

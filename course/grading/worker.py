@@ -67,7 +67,7 @@ def _worker_host() -> str:
 def check_ready(config, mnist_file: str | None) -> str:
     """The MNIST file this worker's sandboxes read (resolved here when the coordinator could not), or
     WorkerNotReadyError saying what to fix on which worker."""
-    from course.data import MnistLoadError, resolve_mnist_file
+    from course.student.data import MnistLoadError, resolve_mnist_file
 
     from .sandbox import Sandbox, find_bwrap
 
@@ -89,7 +89,7 @@ def uncompressed_mnist(source: str) -> str:
     The same arrays, read in 0.05 s instead of decompressed in 0.5 s, about six times per submission. The copy is
     made once per machine and file, in ~/.cache/mnist-cnn-course/; the loader validates it like any other.
     """
-    from course.data import MnistLoadError, load_mnist
+    from course.student.data import MnistLoadError, load_mnist
 
     if Path(source).parent == MNIST_CACHE:
         return source

@@ -11,7 +11,7 @@ it did in the notebook, and a function an extra cell redefines is the one checke
     python -I -m course.sandboxed.harness NOTEBOOK OUTDIR
 
 The inputs are small slices of MNIST (checks of a function's behaviour do not need the whole data set) and the
-seeded probe model of course.checks, which the verifier rebuilds identically to evaluate it itself.
+seeded probe model of course.student.checks, which the verifier rebuilds identically to evaluate it itself.
 Functions run in the order scale, model, compile, evaluate, train; each call's result is saved before the next
 call, so a call that kills the process costs only the outputs after it.
 """
@@ -50,7 +50,7 @@ def _alarm(signum, frame):
 
 def full_training_set():
     """All training images, scaled as the spec says, and their labels: what train_model must pass on whole."""
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     (x_train, y_train), _ = load_mnist()
     return _scaled(x_train), y_train
@@ -64,7 +64,7 @@ def _scaled(images):
 @functools.lru_cache(maxsize=1)
 def harness_inputs():
     """The same slices, scaled as the spec says, for the harness and the verifier."""
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     (x_train, y_train), (x_test, y_test) = load_mnist()
     raw = (x_train[:TRAIN_SLICE], x_test[:TEST_SLICE])
@@ -87,7 +87,7 @@ def student_namespace(notebook_path: Path) -> dict:
 
 
 def run(notebook_path: Path, outdir: Path) -> None:
-    from course import checks
+    from course.student import checks
 
     outdir.mkdir(parents=True, exist_ok=True)
     results: dict = {}
@@ -152,7 +152,7 @@ def _recorder(checks):
 
 def summarize_fit_calls(recorder, train_images, train_labels) -> list[dict]:
     """What each fit call got, as plain data for the verifier."""
-    from course.checks import VALUE_SAMPLE_SIZE
+    from course.student.checks import VALUE_SAMPLE_SIZE
 
     sample = slice(0, VALUE_SAMPLE_SIZE)
     summaries = []
@@ -174,7 +174,7 @@ def summarize_fit_calls(recorder, train_images, train_labels) -> list[dict]:
 
 def _test_images_in(x) -> int:
     """How many MNIST test images are among the images ``x`` that fit was given (compared as 0-255 pixels)."""
-    from course.data import load_mnist
+    from course.student.data import load_mnist
 
     try:
         rows = np.asarray(x)

@@ -1,7 +1,7 @@
 """The checks behind the visible test cells of the MNIST CNN assignment, and what they share with the hidden ones.
 
 Each check takes what the student's function returned (or the function itself) and raises ``CheckFailed``
-with a sentence the student can act on. The visible test cells, the self-check (course.selfcheck) and the
+with a sentence the student can act on. The visible test cells, the self-check (course.student.selfcheck) and the
 grader call these same functions, so a message means the same thing everywhere. None of them trains a network.
 The hidden checks live with the instructor's grading code, which never reaches students.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from dataclasses import dataclass
 
 # The specification, in one place.
 EPOCHS = 5
@@ -184,6 +185,20 @@ class FitRecorder:
 def history_returned(history):
     """train_model returns the History that fit returned."""
     history_type(f"{type(history).__module__}.{type(history).__name__}")
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """What a training function did with a FitRecorder, as data: the grader's record of its fit calls (as
+    course.sandboxed.fit_record summarises them) and the qualified name of the type it returned."""
+
+    calls: list
+    returned: str
+
+
+def history_in_record(record: FitRecord):
+    """The same check on the grader's record of a training function's call."""
+    history_type(record.returned)
 
 
 def history_type(qualified_name: str):

@@ -1,7 +1,8 @@
 """The checks behind the hidden test cells of the MNIST CNN assignment. Instructor-only: never published.
 
-Like course.checks, each raises ``CheckFailed`` with a sentence the student can act on, and none trains a
-network. The hidden test cells, the grader tests and the verifier outside the kernel call these same functions.
+Like course.student.checks, each raises ``CheckFailed`` with a sentence the student can act on, and none trains a
+network. The verifier calls them as the spec says (``check(value, *args)``, on what the harness kept); the hidden
+test cells of the source notebook and the grader tests call them in-process, through the same functions.
 
 Every spelling Keras accepts for what the spec asks keeps full marks, so the checks judge what a layer, activation
 or metric computes rather than how it was written: 'relu', tf.nn.relu and keras.activations.relu are one activation;
@@ -25,7 +26,7 @@ import math
 
 import numpy as np
 
-from course.checks import (
+from course.student.checks import (
     ACTIVATION_LAYER_TYPES,
     CONV_FILTERS,
     CONV_KERNEL,
@@ -35,7 +36,7 @@ from course.checks import (
     RELATIVE_TOLERANCE,
     VALUE_SAMPLE_SIZE,
     CheckFailed,
-    FitRecorder,
+    FitRecord,
     _compile_config,
     _is_model,
     _layer_type,
@@ -47,6 +48,7 @@ from course.checks import (
     require,
     scaled_pair,
 )
+from course.sandboxed.fit_record import summarize_fit_calls
 
 ADAM_DEFAULTS = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 SPARSE_CCE_NAMES = {"sparse_categorical_crossentropy", "sparsecategoricalcrossentropy"}
@@ -93,16 +95,21 @@ def scaled_range(result, train_images, test_images):
         )
 
 
-def model_input_from_argument(get_model):
+def model_input_from_argument(get_model, other_shape=(32, 32, 1)):
     """The input shape comes from the argument: building with (32, 32, 1) gives a 32x32 input."""
-    other_shape = (32, 32, 1)
     with quietly():
         model = get_model(other_shape)
-    require(_is_model(model), f"get_model{other_shape} returned {type(model).__name__}; return the keras model.")
-    input_shape = tuple(model.input_shape)
+    input_shape_is(model, other_shape)
+
+
+def input_shape_is(model, input_shape):
+    """The model get_model built when called with ``input_shape`` takes inputs of that shape."""
+    input_shape = tuple(input_shape)
+    require(_is_model(model), f"get_model{input_shape} returned {type(model).__name__}; return the keras model.")
+    built = tuple(model.input_shape)
     require(
-        input_shape == (None, *other_shape),
-        f"get_model({other_shape}) built a model with input {input_shape}; use the input_shape argument instead of a fixed (28, 28, 1).",
+        built == (None, *input_shape),
+        f"get_model({input_shape}) built a model with input {built}; use the input_shape argument instead of a fixed (28, 28, 1).",
     )
 
 
@@ -416,30 +423,6 @@ def metrics_is_accuracy(model):
     require(ok, reason or f"The metric is {names[0]}; use metrics=['accuracy'].")
 
 
-def summarize_fit_calls(recorder: FitRecorder, train_images, train_labels) -> list[dict]:
-    """What each fit call got, as plain data (so it can also be checked outside the process that made it)."""
-    sample = slice(0, VALUE_SAMPLE_SIZE)
-    summaries = []
-    for call in recorder.calls:
-        x, y = call["x"], call["y"]
-        summaries.append({
-            "images": len(x) if _shape(x) is not None else None,
-            "images_equal": x is train_images or (_shape(x) is not None and np.array_equal(np.asarray(x[sample]), np.asarray(train_images[sample]))),
-            "labels_equal": _shape(y) is not None and np.array_equal(np.asarray(y), np.asarray(train_labels)),
-            "epochs": int(call["epochs"]) - int(call["initial_epoch"] or 0),
-            "steps_per_epoch": _int_or_none(call.get("steps_per_epoch")),
-            "batch_size": _int_or_none(call.get("batch_size")),
-        })
-    return summaries
-
-
-def _int_or_none(value):
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def fit_epochs(calls: list[dict]):
     """Five epochs in all."""
     require(calls, "train_model never called model.fit on the model it was given; train that model, not a global one.")
@@ -468,6 +451,16 @@ def fit_data(calls: list[dict], total_images: int):
             )
 
 
+def epochs_in_record(record: FitRecord):
+    """Five epochs, from the record the grader kept of train_model's fit calls."""
+    fit_epochs(record.calls)
+
+
+def all_data_in_record(record: FitRecord, total_images: int):
+    """Every fit call got all the training images and labels, from the record of train_model's fit calls."""
+    fit_data(record.calls, total_images)
+
+
 def trains_for_epochs(train_model, train_images, train_labels):
     """Five epochs."""
     fit_epochs(summarize_fit_calls(record_training(train_model, train_images, train_labels), train_images, train_labels))
@@ -483,6 +476,12 @@ def evaluation_matches(evaluate_model, model, images, labels):
     """evaluate_model evaluates the given model on the given data, returning (loss, accuracy) in that order."""
     with quietly():
         result = evaluate_model(model, images, labels)
+    evaluation_agrees(result, model, images, labels)
+
+
+def evaluation_agrees(result, model, images, labels):
+    """``result``, what evaluate_model returned for (model, images, labels), is what model.evaluate gives."""
+    with quietly():
         expected_loss, expected_accuracy = model.evaluate(images, labels, verbose=0)[:2]
     evaluation_pair(result)
     loss, accuracy = (float(value) for value in result)
