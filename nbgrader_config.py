@@ -47,9 +47,7 @@ c.Autograde.autograde_preprocessors = [
 c.Execute.timeout = 600
 # The whole notebook, all cells together: N cells each just under the per-cell cap cannot hold a worker N times it.
 c.ResilientExecute.notebook_timeout = 1800
-# The harness builds the student's functions as the notebook did: these locked cells (imports and data, no
-# training) run among the student's own cells, so a function that reads a notebook global finds it.
-c.Verification.setup_cells = ["imports", "load_data", "apply_scaling"]
+# What each assignment's harness runs and its verifier checks is the assignment's spec: course/assignments/<name>/.
 
 # --- late policy -------------------------------------------------------------------------------
 # The due date is nbgrader's: `nbgrader db assignment add mnist_cnn --duedate="2026-11-20 23:59:00 UTC"` (or formgrader's

@@ -1,7 +1,7 @@
 """`course demo`: the main job on a fresh clone, end to end.
 
-Release the assignment, submit the bundled example submissions, autograde them, write feedback and
-the grade CSV, then print the grade table and where everything went.
+Release the assignments, submit the bundled example submissions of each graded one, autograde them, write
+feedback and the grade CSVs, then print the grade tables and where everything went.
 """
 
 from __future__ import annotations
@@ -15,25 +15,35 @@ from rich.table import Table
 from . import export, feedback, grade, release, report
 from .coursedir import course_root
 
-ASSIGNMENT = "mnist_cnn"
-EXAMPLES_DIR = Path("grader_tests") / "submissions"
-# student id -> bundled example submission (named after the result it must get)
-EXAMPLE_SUBMISSIONS = {
-    "example_perfect": "passes_all",
-    "example_partly_wrong": "fails_conv_metrics_epochs_evaluate",
-    "example_untouched": "untouched_release",
+# assignment -> (its bundled fixtures, student id -> the fixture submitted: each named after the result it must get)
+EXAMPLES = {
+    "mnist_cnn": (Path("grader_tests") / "submissions", {
+        "example_perfect": "passes_all",
+        "example_partly_wrong": "fails_conv_metrics_epochs_evaluate",
+        "example_untouched": "untouched_release",
+    }),
+    "mnist_confusion": (Path("grader_tests") / "mnist_confusion" / "submissions", {
+        "example_perfect": "passes_all",
+        "example_untouched": "untouched_release",
+    }),
 }
 
 
-def place_examples(root: Path) -> None:
-    for student, example in EXAMPLE_SUBMISSIONS.items():
-        target = root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+def place_examples(root: Path, assignment: str) -> None:
+    folder, submissions = EXAMPLES[assignment]
+    for student, example in submissions.items():
+        target = root / "submitted" / student / assignment / f"{assignment}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / EXAMPLES_DIR / f"{example}.ipynb", target)
+        shutil.copyfile(root / folder / f"{example}.ipynb", target)
 
 
-def grade_table(table) -> Table:
-    view = Table(title=f"Grades for {ASSIGNMENT} (from the gradebook)")
+def demo_csv(assignment: str) -> str:
+    stem, _, suffix = export.DEFAULT_OUTPUT.rpartition(".")
+    return f"{stem}_{assignment}.{suffix}"
+
+
+def grade_table(table, assignment: str) -> Table:
+    view = Table(title=f"Grades for {assignment} (from the gradebook)")
     for column in ("student", "total", "max_score"):
         view.add_column(column, justify="right" if column != "student" else "left")
     view.add_column("tests lost")
@@ -50,24 +60,25 @@ def main(root: Path | None = None, console: Console | None = None):
     root = course_root(root)
     console.rule("1. Release the student notebooks (source/ -> release/)")
     release.main(root=root, console=console)
-    console.rule("2. Submit the bundled example submissions")
-    place_examples(root)
-    for student, example in EXAMPLE_SUBMISSIONS.items():
-        console.print(f"{student}: {EXAMPLES_DIR / example}.ipynb -> submitted/{student}/{ASSIGNMENT}/")
-    console.rule("3. Autograde, one submission per core at once (each trains its CNN: about a minute each)")
-    grade.main(ASSIGNMENT, list(EXAMPLE_SUBMISSIONS), root=root, console=console)
-    console.rule("4. Feedback, grade CSV and class report")
-    feedback.main(ASSIGNMENT, root=root, console=console)
-    table = export.main(ASSIGNMENT, root / export.DEFAULT_OUTPUT, root=root, console=console)
-    console.print(grade_table(table[table["student"].isin(list(EXAMPLE_SUBMISSIONS))]))
-    report.main(ASSIGNMENT, root=root, console=console)
+    for step, (assignment, (folder, submissions)) in enumerate(EXAMPLES.items(), start=2):
+        students = list(submissions)
+        console.rule(f"{step}. {assignment}: submit the bundled examples, autograde them (each trains its CNN), feedback, CSV, report")
+        place_examples(root, assignment)
+        for student, example in submissions.items():
+            console.print(f"{student}: {folder / example}.ipynb -> submitted/{student}/{assignment}/")
+        grade.main(assignment, students, root=root, console=console)
+        feedback.main(assignment, root=root, console=console)
+        output = root / demo_csv(assignment)
+        table = export.main(assignment, output, root=root, console=console)
+        console.print(grade_table(table[table["student"].isin(students)], assignment))
+        report.main(assignment, root=root, console=console)
     console.print(
-        "Where everything went:\n"
-        f"  release/{ASSIGNMENT}/                  student notebooks\n"
-        f"  autograded/<student>/{ASSIGNMENT}/     executed, graded notebooks\n"
-        f"  feedback/<student>/{ASSIGNMENT}/       HTML feedback for each student\n"
-        f"  {export.DEFAULT_OUTPUT}                          one row per student, one column per test\n"
-        f"  {report.REPORTS_DIR}/{ASSIGNMENT}.html               class report: grade distribution, checks missed, flags\n"
-        f"  gradebook.db                        nbgrader's gradebook, the source of truth for scores\n"
+        "Where everything went (for each assignment A):\n"
+        "  release/A/                  student notebooks\n"
+        "  autograded/<student>/A/     executed, graded notebooks\n"
+        "  feedback/<student>/A/       HTML feedback for each student\n"
+        f"  {demo_csv('A')}                one row per student, one column per test\n"
+        f"  {report.REPORTS_DIR}/A.html               class report: grade distribution, checks missed, flags\n"
+        "  gradebook.db                nbgrader's gradebook, the source of truth for scores\n"
         "Run `course tutorial` to execute the tutorial notebook and save its figures."
     )

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 import pandas as pd
 from nbgrader.api import Gradebook, MissingEntry
 from rich.console import Console
@@ -36,6 +35,7 @@ from .csv_safety import safe_csv_cell
 from .grade import disagreements, stopped_reason
 from .grading.records import flags as record_flags, read_verification
 from .late import configured_penalty, describe_lateness
+from .spec import SpecError, load as load_spec
 from .student_ids import id_problem, visible
 
 DEFAULT_OUTPUT = "grades.csv"
@@ -204,13 +204,14 @@ def flags(autograded_dir: Path) -> str:
 
 
 def cell_order(source_dir: Path) -> list[str]:
-    """Test cells in notebook order, so the CSV columns read like the assignment."""
+    """Test cells in the order each assignment's spec declares them, so the CSV columns read like the assignment."""
     order = []
-    for path in sorted(source_dir.glob("*/*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.metadata.get("nbgrader", {}).get("grade") and grade_id not in order:
-                order.append(grade_id)
+    for folder in sorted(path for path in source_dir.iterdir() if path.is_dir()):
+        try:
+            tests = load_spec(folder.name).tests
+        except SpecError:  # not graded (the tutorial)
+            continue
+        order += [test.grade_id for test in tests if test.grade_id not in order]
     return order
 
 

@@ -26,13 +26,15 @@ from rich.markup import escape
 from .coursedir import CourseError, course_root, nbgrader_api  # noqa: E402
 from .export import grade_table  # noqa: E402
 from .late import configured_penalty, describe_lateness  # noqa: E402
+from .spec import load as load_spec  # noqa: E402
 
 REPORTS_DIR = "reports"
 
 
 def class_figure(table: pd.DataFrame, assignment: str):
-    tests = [column for column in table.columns if column.startswith("test_")]
-    max_points = table[tests].max().clip(lower=1)
+    points = {test.grade_id: test.points for test in load_spec(assignment).tests}
+    tests = [grade_id for grade_id in points if grade_id in table.columns]
+    max_points = pd.Series({grade_id: points[grade_id] for grade_id in tests})
     failure_rate = (table[tests] < max_points).mean().sort_values(ascending=False).rename("failure rate").reset_index()
     failure_rate.columns = ["check", "failure rate"]
     fig, (grades_ax, checks_ax) = plt.subplots(1, 2, figsize=(15, max(5, 0.32 * len(tests))), gridspec_kw={"width_ratios": [1, 1.3]})

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from course.demo import ASSIGNMENT, EXAMPLE_SUBMISSIONS
+from course.demo import EXAMPLES, demo_csv
 
 MAKE_DEMO_TIMEOUT = 3600  # seconds: a cold pip install of TensorFlow, then three gradings on 2 cores
 
@@ -70,13 +70,13 @@ def test_make_demo_on_a_fresh_clone(mnist_path, tmp_path):
 
     from nbgrader.api import Gradebook
 
-    expected = json.loads((clone / "grader_tests" / "submissions" / "expected_scores.json").read_text())
-    with Gradebook(f"sqlite:///{clone / 'gradebook.db'}") as gradebook:
-        totals = {
-            student: gradebook.find_submission(ASSIGNMENT, student).score for student in EXAMPLE_SUBMISSIONS
-        }
-    assert totals == {student: expected[example]["total"] for student, example in EXAMPLE_SUBMISSIONS.items()}, tail
-    assert (clone / "grades.csv").is_file()
+    assert len(EXAMPLES) >= 2  # every graded assignment
+    for assignment, (folder, submissions) in EXAMPLES.items():
+        expected = json.loads((clone / folder / "expected_scores.json").read_text())
+        with Gradebook(f"sqlite:///{clone / 'gradebook.db'}") as gradebook:
+            totals = {student: gradebook.find_submission(assignment, student).score for student in submissions}
+        assert totals == {student: expected[example]["total"] for student, example in submissions.items()}, tail
+        assert (clone / demo_csv(assignment)).is_file()
 
 
 def test_newcomer_path_drops_folders_with_a_bwrap(tmp_path, monkeypatch):

@@ -22,9 +22,10 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Any
 
+from course.spec import load
+
 from .exceptions import GradingError
 from .kernel_run import error_output
-from .verification import Verification
 
 VERIFICATION_FAILED = "VerificationFailed"
 NOT_VERIFIED = "NotVerified"
@@ -79,7 +80,8 @@ class ExecuteOnWorker(NbGraderPreprocessor):
                 cell.source, hidden = without_hidden_tests(cell.source)
                 if hidden:
                     hidden_sources[index] = nb.cells[index].source
-        answers = self._answers(shipped, assignment, name)
+        spec = load(assignment)
+        answers = answer_cells(shipped, spec.setup_cells, self.executor.ungraded_sources(assignment, name))
         outcome = self.executor.execute(student, assignment, name, nbformat.writes(shipped), nbformat.writes(answers))
         executed = nbformat.reads(outcome.notebook, as_version=4)
         if len(executed.cells) != len(nb.cells):
@@ -88,17 +90,15 @@ class ExecuteOnWorker(NbGraderPreprocessor):
             executed.cells[index].source = source  # the instructor's copy keeps them; feedback removes them
         distrusted = {}
         if any(STEP_COUNTER.search(cell.source) for cell in answers.cells):
-            distrusted[TRAINING_FUNCTION] = (
-                "your notebook changes the optimizer's step counter, which is how the grader confirms the training "
-                "train_model did, so its tests cannot pass; train with model.fit and leave the optimizer alone.")
+            for trained_by in {artifact.trained_by for artifact in spec.artifacts if artifact.trained_by}:
+                distrusted[trained_by] = (
+                    "your notebook changes the optimizer's step counter, which is how the grader confirms the training "
+                    f"{trained_by} did, so its tests cannot pass; train with model.fit and leave the optimizer alone.")
         summary = apply_verdicts(executed, outcome.record, set(hidden_sources), distrusted)
         summary["flags"] += suspicious_code(answers)
         summary.update(worker=outcome.worker, seconds=round(outcome.seconds, 2), peak_memory_bytes=outcome.peak_memory_bytes)
         (workdir / VERIFICATION_FILE).write_text(json.dumps(summary, indent=1))
         return executed, resources
-
-    def _answers(self, nb, assignment: str, name: str):
-        return answer_cells(nb, Verification(config=self.config).setup_cells, self.executor.ungraded_sources(assignment, name))
 
 
 def answer_cells(nb, setup_cells, teaching: set[str]):
@@ -115,9 +115,9 @@ def answer_cells(nb, setup_cells, teaching: set[str]):
     return nbformat.v4.new_notebook(cells=cells)
 
 
-# The optimizer's step count is the trusted side's evidence of the training train_model did (course.grading.verify).
+# The optimizer's step count is the trusted side's evidence of the training a spec's training function did
+# (course.grading.verify).
 STEP_COUNTER = re.compile(r"\.iterations\b|\biterations\s*\.\s*assign")
-TRAINING_FUNCTION = "train_model"
 # What the cross-checks rest on, and honest code has no reason to touch: a cell that does is shown to a human.
 GRADER_EVIDENCE = re.compile(r"\.iterations\b|course\.sandboxed|\.artifacts|atexit|sys\.excepthook|get_ipython\(\)\.(?:events|input_transformers)")
 

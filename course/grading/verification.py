@@ -3,8 +3,11 @@
 Three folders the grader makes, out of the kernel's sight:
 - ``harness/in``: the answers notebook (the setup cells and the cells the student could edit), read-only to the
   harness; ``harness/out``: the only place the harness (which runs student code) may write;
-- ``verifier/in``: copies the grader makes of what the harness and the notebook saved, read-only to the verifier,
-  which runs no student code and answers on its stdout.
+- ``verifier/in``: copies the grader makes of what the harness and the notebook saved (``harness``,
+  ``artifacts/<name>``), read-only to the verifier, which runs no student code and answers on its stdout.
+
+What runs, and on what, is the assignment's spec (course.spec): the harness gets its calls as JSON, the verifier
+loads the spec itself (it runs no student code).
 
 The grader copies with ``untrusted_files.copy_tree``: regular files only, no link followed, bounded. So neither
 student process can point the grader, or the verifier, at anything else.
@@ -19,8 +22,10 @@ import threading
 from pathlib import Path
 
 import nbformat
-from traitlets import Dict, Integer, List
+from traitlets import Integer
 from traitlets.config import Configurable
+
+from course.sandboxed.artifacts import ARTIFACTS_DIR
 
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
 from .untrusted_files import copy_tree
@@ -34,39 +39,37 @@ MAX_RECORD_BYTES = 5_000_000
 class Verification(Configurable):
     """Settings of the verification outside the kernel: c.Verification.<name> in nbgrader_config.py."""
 
-    anchors = Dict({"run_evaluation": "trained"}, help="grade_id of a cell -> artifacts its export cell saves").tag(config=True)
-    setup_cells = List(["imports"], help="grade_ids of the locked cells the harness runs among the student's, in "
-                       "notebook order: imports and data, never training").tag(config=True)
     harness_timeout = Integer(300, help="Seconds the harness may take, all the student's functions together.").tag(config=True)
     verifier_timeout = Integer(600, help="Seconds the verifier may take after the notebook has ended.").tag(config=True)
     max_artifact_bytes = Integer(200_000_000, help="Bytes of saved outputs the grader copies for the verifier.").tag(config=True)
 
 
 class OutsideVerification:
-    """Start with the kernel; ``trained_model_saved`` when the notebook's export cell has run; ``verdicts`` at the end."""
+    """Start with the kernel; ``artifact_saved`` when the notebook has saved an artifact; ``record`` at the end."""
 
-    def __init__(self, settings: SandboxSettings, config: Verification, answers: nbformat.NotebookNode,
+    def __init__(self, settings: SandboxSettings, config: Verification, spec, answers: nbformat.NotebookNode,
                  kernel_workdir: Path, notebook_timeout: float, env: dict):
-        self.config, self.kernel_workdir = config, kernel_workdir
+        self.config, self.kernel_workdir, self.artifacts = config, kernel_workdir, [artifact.name for artifact in spec.artifacts]
         self.root = Path(tempfile.mkdtemp(prefix="course-verification-"))
         harness_in, self.harness_out = self.root / "harness" / "in", self.root / "harness" / "out"
         self.verifier_in, verifier_home = self.root / "verifier" / "in", self.root / "verifier" / "home"
         for folder in (harness_in, self.harness_out, self.verifier_in, verifier_home):
             folder.mkdir(parents=True)
-        answers_path = harness_in / "answers.ipynb"
+        answers_path, plan_path = harness_in / "answers.ipynb", harness_in / "plan.json"
         nbformat.write(answers, answers_path)
+        plan_path.write_text(json.dumps(spec.harness_plan()))
         self.harness = SandboxedProcess(
-            settings, ["course.sandboxed.harness", str(answers_path), str(self.harness_out)], self.harness_out,
+            settings, ["course.sandboxed.harness", str(answers_path), str(plan_path), str(self.harness_out)], self.harness_out,
             PackageView.BESIDE_STUDENT_CODE, config.harness_timeout, HELPER_NICENESS, readable=(harness_in,), env=env,
         )
         self.verifier = SandboxedProcess(
-            settings, ["course.grading.verify", str(self.verifier_in)], verifier_home, PackageView.GRADER,
+            settings, ["course.grading.verify", spec.name, str(self.verifier_in)], verifier_home, PackageView.GRADER,
             config.harness_timeout + notebook_timeout + config.verifier_timeout, HELPER_NICENESS,
             readable=(self.verifier_in,), env=env,
         )
         self.skipped: list[str] = []
-        self._errors_before = False
-        self._model_saved = threading.Event()
+        self._saved = {name: threading.Event() for name in self.artifacts}
+        self._errors_before = {name: False for name in self.artifacts}
         self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
         self._teller.start()
 
@@ -80,20 +83,23 @@ class OutsideVerification:
             self._copy(self.harness_out, "", self.verifier_in / "harness")
         finally:
             self.verifier.say("harness ended\n")
-        # bounded, so that a notebook that never reaches its export cell leaves no verifier waiting for ever
-        self._model_saved.wait(timeout=self.verifier.timeout)
-        self._copy(self.kernel_workdir, ".artifacts/trained", self.verifier_in / "trained")
-        self.verifier.say(json.dumps({"trained model saved": True, "errors before": self._errors_before}) + "\n")
+        for name in self.artifacts:
+            # bounded, so that a notebook that never reaches the cell leaves no verifier waiting for ever
+            self._saved[name].wait(timeout=self.verifier.timeout)
+            self._copy(self.kernel_workdir, f"{ARTIFACTS_DIR}/{name}", self.verifier_in / "artifacts" / name)
+            self.verifier.say(json.dumps({"artifact": name, "errors before": self._errors_before[name]}) + "\n")
 
-    def trained_model_saved(self, errors_before: bool = False) -> None:
-        """The export cell has run; ``errors_before``: a cell before it raised (training may not have run)."""
-        self._errors_before = errors_before
-        self._model_saved.set()
+    def artifact_saved(self, name: str, errors_before: bool = False) -> None:
+        """The kernel has saved artifact ``name``; ``errors_before``: a cell before it raised (training may not have run)."""
+        if name in self._saved:
+            self._errors_before[name] = errors_before
+            self._saved[name].set()
 
     def record(self) -> dict:
         """After the notebook has run: the verifier's record, {"verdicts": {...}} and "error" if it could not verify."""
         try:
-            self._model_saved.set()  # the notebook has ended, whether or not its export cell ran
+            for saved in self._saved.values():
+                saved.set()  # the notebook has ended, whether or not it reached every artifact's cell
             self._teller.join()
             status, output = self.verifier.wait()
             if status is None:

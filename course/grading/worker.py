@@ -163,6 +163,9 @@ def execute(job: Job) -> Outcome:
     from nbformat.v4 import new_code_cell
     from traitlets.config import Config
 
+    from course.sandboxed.artifacts import export_code
+    from course.spec import load
+
     from .kernel_run import ResilientExecute
     from .sandbox import Sandbox, SandboxSettings
     from .verification import OutsideVerification, Verification
@@ -178,26 +181,28 @@ def execute(job: Job) -> Outcome:
     # to pay (benchmarks/kernel_threads.py: one thread beats TensorFlow's default)
     env = tensorflow_threads(kernel_threads(os.cpu_count() or 1, slots))
     verification_config = Verification(config=config)
+    spec = load(job.assignment)
+    exports = spec.kernel_exports()
     with tempfile.TemporaryDirectory(prefix="course-job-") as tmp, PeakMemory() as memory:
         workdir = Path(tmp) / "work"
         workdir.mkdir()
         nb = nbformat.reads(job.notebook, as_version=4)
         executor = ResilientExecute(settings, env, config=config)
-        verification = OutsideVerification(settings, verification_config, nbformat.reads(job.answers, as_version=4),
+        verification = OutsideVerification(settings, verification_config, spec, nbformat.reads(job.answers, as_version=4),
                                            workdir, executor.notebook_timeout, env)
         cells = []
         for cell in nb.cells:
             cells.append(cell)
-            stage = verification_config.anchors.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
-            if stage:
-                export = new_code_cell(f'__import__("course.sandboxed.artifacts", fromlist=["save"]).save("{stage}", globals())')
-                export.metadata[EXPORT_MARK] = stage
+            artifact = exports.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
+            if artifact:
+                export = new_code_cell(export_code(artifact["name"], artifact["model"]))
+                export.metadata[EXPORT_MARK] = artifact["name"]
                 cells.append(export)
         nb.cells = cells
         def after_cell(cell, index):
             if EXPORT_MARK in cell.metadata:
                 errors = any(output.output_type == "error" for earlier in nb.cells[:index] for output in earlier.get("outputs", []))
-                verification.trained_model_saved(errors_before=errors)
+                verification.artifact_saved(cell.metadata[EXPORT_MARK], errors_before=errors)
 
         executor.after_cell = after_cell
         name = Path(job.notebook_name).stem

@@ -33,10 +33,18 @@ def build(item, call_inputs=None) -> list:
     factory, options = item["factory"], item.get("options") or {}
     if factory == CALL_INPUTS:
         return list(call_inputs() if call_inputs else [])
+    return [resolve(factory)(**options)]
+
+
+def resolve(factory: str):
+    """The builder a dotted name names, refused outside the modules the harness may import."""
     if not factory.startswith(FACTORY_MODULES):
         raise InputError(f"input factory {factory!r} must live in course.sandboxed.inputs or course.student")
     module, _, name = factory.rpartition(".")
-    return [getattr(importlib.import_module(module), name)(**options)]
+    builder = getattr(importlib.import_module(module), name, None)
+    if not callable(builder):
+        raise InputError(f"input factory {factory!r} names nothing callable")
+    return builder
 
 
 def build_all(items, call_inputs=None) -> list:

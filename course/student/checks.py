@@ -9,6 +9,7 @@ The hidden checks live with the instructor's grading code, which never reaches s
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -232,3 +233,58 @@ def evaluation_pair(result):
             float(value)
         except (TypeError, ValueError):
             raise CheckFailed(f"{name} is {type(value).__name__}, not a number; unpack model.evaluate(...) into two floats.") from None
+
+
+# --- the self-check ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _data():
+    import numpy as np
+
+    from .data import load_mnist
+
+    (train_images, train_labels), (test_images, test_labels) = load_mnist()
+    scaled_test = (test_images[:500] / 255.0).astype("float32")[..., np.newaxis]
+    scaled_train = (train_images[:500] / 255.0).astype("float32")[..., np.newaxis]
+    return train_images, test_images, scaled_train, train_labels[:500], scaled_test, test_labels[:500]
+
+
+def _check_scale(function):
+    train_images, test_images, *_ = _data()
+    scaled_pair(function(train_images, test_images), train_images, test_images)
+
+
+def _check_model(function):
+    model = build(function, (28, 28, 1))
+    model_built(model)
+    model_layers(model)
+
+
+def _check_compile(function):
+    probe = uncompiled_probe_model()
+    function(probe)
+    model_compiled(probe)
+
+
+def _check_train(function):
+    _, _, scaled_train, train_labels, _, _ = _data()
+    with quietly():
+        history = function(FitRecorder(), scaled_train, train_labels)
+    history_returned(history)
+
+
+def _check_evaluate(function):
+    *_, scaled_test, test_labels = _data()
+    with quietly():
+        result = function(probe_model(), scaled_test, test_labels)
+    evaluation_pair(result)
+
+
+SELF_CHECKS = {  # course.student.selfcheck.check(<function>) runs these
+    "scale_mnist_data": _check_scale,
+    "get_model": _check_model,
+    "compile_model": _check_compile,
+    "train_model": _check_train,
+    "evaluate_model": _check_evaluate,
+}

@@ -6,73 +6,33 @@ the notebook is graded; this does not reveal them.
 
 from __future__ import annotations
 
-import functools
+import importlib
+import pkgutil
 import time
+from pathlib import Path
 
 from . import checks
 
 
-@functools.lru_cache(maxsize=1)
-def _data():
-    import numpy as np
-
-    from .data import load_mnist
-
-    (train_images, train_labels), (test_images, test_labels) = load_mnist()
-    scaled_test = (test_images[:500] / 255.0).astype("float32")[..., np.newaxis]
-    scaled_train = (train_images[:500] / 255.0).astype("float32")[..., np.newaxis]
-    return train_images, test_images, scaled_train, train_labels[:500], scaled_test, test_labels[:500]
-
-
-def _check_scale(function):
-    train_images, test_images, *_ = _data()
-    checks.scaled_pair(function(train_images, test_images), train_images, test_images)
-
-
-def _check_model(function):
-    model = checks.build(function, (28, 28, 1))
-    checks.model_built(model)
-    checks.model_layers(model)
-
-
-def _check_compile(function):
-    probe = checks.uncompiled_probe_model()
-    function(probe)
-    checks.model_compiled(probe)
-
-
-def _check_train(function):
-    _, _, scaled_train, train_labels, _, _ = _data()
-    with checks.quietly():
-        history = function(checks.FitRecorder(), scaled_train, train_labels)
-    checks.history_returned(history)
-
-
-def _check_evaluate(function):
-    *_, scaled_test, test_labels = _data()
-    with checks.quietly():
-        result = function(checks.probe_model(), scaled_test, test_labels)
-    checks.evaluation_pair(result)
-
-
-CHECKS = {
-    "scale_mnist_data": _check_scale,
-    "get_model": _check_model,
-    "compile_model": _check_compile,
-    "train_model": _check_train,
-    "evaluate_model": _check_evaluate,
-}
+def self_checks() -> dict:
+    """Every function a student writes -> its self-check: ``SELF_CHECKS`` of each ``*checks`` module here."""
+    table = {}
+    for module in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if module.name.endswith("checks"):
+            table.update(getattr(importlib.import_module(f"{__package__}.{module.name}"), "SELF_CHECKS", {}))
+    return table
 
 
 def check(function) -> None:
     """Print whether ``function`` passes the visible checks (nothing is returned, so a notebook shows only that)."""
     name = getattr(function, "__name__", None)
-    if name not in CHECKS:
-        print(f"check() takes one of your functions: {', '.join(CHECKS)}; got {name or type(function).__name__}.")
+    table = self_checks()
+    if name not in table:
+        print(f"check() takes one of your functions: {', '.join(table)}; got {name or type(function).__name__}.")
         return
     started = time.perf_counter()
     try:
-        CHECKS[name](function)
+        table[name](function)
     except checks.CheckFailed as failure:
         print(f"✗ {name}: {failure}")
         return
