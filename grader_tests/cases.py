@@ -7,7 +7,7 @@ against each answer, without training; `test_cases_autograded.py` runs a few of 
 Each case is plain data (the function's source code, the cells it loses and a note), so the same answers can also
 be run through the sandboxed harness and the verifier. Many come from real student answers that were once graded
 wrong (issue 16): a valid spelling that lost points, or a wrong answer that passed. The note says why a case is
-valid or wrong where that was a decision; course/grading/hidden_checks.py lists the decisions about layer options.
+valid or wrong where that was a decision; course/assignments/mnist_cnn/hidden_checks.py lists the decisions about layer options.
 """
 
 from __future__ import annotations

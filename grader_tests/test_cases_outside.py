@@ -12,15 +12,15 @@ import pytest
 import build_submissions
 from cases import CASES
 from conftest import ROOT
-from course.coursedir import nbgrader_api
 from course.grading import verify
 from course.grading.cluster import GradingCluster
 from course.grading.preprocessors import answer_cells
-from course.grading.verification import Verification
 from course.sandboxed import harness
+from course.spec import load
 
-TRAINED_ONLY = set(verify.TRAINED_MODEL_CELLS)
-SETUP_CELLS = Verification(config=nbgrader_api(ROOT).config).setup_cells
+SPEC = load("mnist_cnn")
+TRAINED_ONLY = {test.grade_id for artifact in SPEC.artifacts for test in SPEC.tests_on(artifact.name)}
+SETUP_CELLS = SPEC.setup_cells
 TEACHING = GradingCluster(1, None, ROOT, tasks=1).ungraded_sources("mnist_cnn", "mnist_cnn.ipynb")
 
 
@@ -34,8 +34,7 @@ def answers_of(case) -> nbformat.NotebookNode:
 def test_the_verdict_outside_the_kernel_is_the_cases(case, tmp_path, mnist_path):
     answers = tmp_path / "answers.ipynb"
     nbformat.write(answers_of(case), answers)
-    outdir = tmp_path / "out"
-    harness.run(answers, outdir)
-    verdicts, _ = verify.verify_functions(outdir)
+    harness.run(answers, SPEC.harness_plan(), tmp_path / "in" / "harness")
+    verdicts = verify.Verifier(SPEC, tmp_path / "in").function_verdicts()
     failed = {cell for cell, verdict in verdicts.items() if not verdict["passed"]}
     assert failed == set(case.loses) - TRAINED_ONLY, {cell: verdicts[cell]["message"] for cell in failed ^ set(case.loses)}

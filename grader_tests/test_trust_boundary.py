@@ -42,8 +42,8 @@ from course.grading.exceptions import SubmissionRefused
 from course.grading.preprocessors import NOT_VERIFIED, VERIFICATION_FAILED, VERIFICATION_FILE, ExecuteOnWorker, apply_verdicts
 from course.grading.sandbox import Limits, PackageView, Sandbox, SandboxedProcess, SandboxSettings, _python_dirs, find_bwrap, package_dir
 
-HIDDEN_CHECKS = package_dir() / "grading" / "hidden_checks.py"
-THRESHOLDS = package_dir() / "grading" / "thresholds.py"
+HIDDEN_CHECKS = package_dir() / "assignments" / ASSIGNMENT / "hidden_checks.py"
+THRESHOLDS = package_dir() / "assignments" / ASSIGNMENT / "__init__.py"  # the spec, with the thresholds
 SOURCE_NOTEBOOK = ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 RELEASED_NOTEBOOK = ROOT / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
@@ -320,8 +320,9 @@ def processes():
 attempt("import course.student.checks", lambda: bool(__import__("course.student.checks")))
 attempt("import course.sandboxed.harness", lambda: bool(__import__("course.sandboxed.harness")))
 attempt("import course.grading", lambda: bool(__import__("course.grading")))
-attempt("import course.grading.hidden_checks", lambda: bool(__import__("course.grading.hidden_checks")))
-attempt("import course.grading.thresholds", lambda: bool(__import__("course.grading.thresholds")))
+attempt("import course.assignments", lambda: bool(__import__("course.assignments")))
+attempt("import course.assignments.mnist_cnn.hidden_checks", lambda: bool(__import__("course.assignments.mnist_cnn.hidden_checks")))
+attempt("import course.spec", lambda: bool(__import__("course.spec")))
 for path in settings["unreadable"]:
     attempt(f"read {path}", lambda path=path: read(path))
 for path in settings["absent"]:
@@ -415,7 +416,7 @@ def probed(tmp_path_factory, mnist_path):
         "unreadable": [str(HIDDEN_CHECKS), str(THRESHOLDS), str(package_dir() / "grading" / "__init__.py"),
                        str(course_root / "gradebook.db"), str(SOURCE_NOTEBOOK), str(ROOT / "nbgrader_config.py"),
                        "/etc/shadow", "/etc/passwd", "/etc/hostname", str(Path.home() / ".bashrc")],
-        "absent": [str(course_root), str(ROOT / "source"), str(ROOT / ".git"), str(package_dir() / "grading"),
+        "absent": [str(course_root), str(ROOT / "source"), str(ROOT / ".git"), str(package_dir() / "grading"), str(package_dir() / "assignments"),
                    str(package_dir() / "__pycache__"), "/run", "/var/run/docker.sock", "/home",
                    *map(str, home_entries_beyond_python())],
         "unwritable": [str(site_packages / "course_trust_boundary.pth"), str(package_dir() / "student" / "checks.py"),
@@ -443,11 +444,11 @@ def test_sandbox_sees_the_student_modules_and_no_grading_code(probed):
     facts = probed.facts
     assert facts["import course.student.checks"] == {"ok": True}  # the allow-list lets in what a student notebook needs
     assert facts["import course.sandboxed.harness"] == {"ok": True}
-    for module in ("course.grading", "course.grading.hidden_checks", "course.grading.thresholds"):
+    for module in ("course.grading", "course.assignments", "course.assignments.mnist_cnn.hidden_checks", "course.spec"):
         assert facts[f"import {module}"]["error"] == "ModuleNotFoundError", facts[f"import {module}"]
     for path in (HIDDEN_CHECKS, THRESHOLDS, package_dir() / "grading" / "__init__.py"):
         assert facts[f"read {path}"]["error"] == "FileNotFoundError", facts[f"read {path}"]
-    for path in (package_dir() / "grading", package_dir() / "__pycache__"):
+    for path in (package_dir() / "grading", package_dir() / "assignments", package_dir() / "__pycache__"):
         assert facts[f"lstat {path}"]["error"] == "FileNotFoundError"
 
 
@@ -500,7 +501,7 @@ def test_sandbox_writes_only_its_working_folder(probed):
 def test_the_verifier_view_is_the_only_one_with_the_grading_code(tmp_path):
     """The positive control: the same probe with the verifier's view imports the hidden checks."""
     script = tmp_path / "probe.py"
-    script.write_text("import sys, course.grading.hidden_checks, course.grading.thresholds\nsys.stdout.write('imported')\nsys.stdout.flush()\nimport os; os._exit(0)\n")
+    script.write_text("import sys, course.assignments.mnist_cnn.hidden_checks, course.spec\nsys.stdout.write('imported')\nsys.stdout.flush()\nimport os; os._exit(0)\n")
     status, output = SandboxedProcess(sandbox_settings(), ["cProfile", str(script)], tmp_path, PackageView.GRADER, timeout=60).wait()
     assert (status, output) == (0, b"imported")
 
@@ -604,10 +605,13 @@ def test_the_verifier_answer_stays_bounded_whatever_the_notebook_saved(tmp_path)
     from course.grading import verify
     from course.grading.verification import MAX_RECORD_BYTES
 
-    trained = tmp_path / "trained"
-    trained.mkdir()
+    from course.spec import load
+
+    spec = load(ASSIGNMENT)
+    trained = tmp_path / "artifacts" / spec.artifacts[0].name
+    trained.mkdir(parents=True)
     (trained / "values.json").write_text(json.dumps({"problems": ["x" * 300] * 30_000}))
-    verdicts = verify.verify_trained_model(trained, {})
+    verdicts = verify.Verifier(spec, tmp_path).artifact_verdicts(spec.artifacts[0])
     assert len(json.dumps({"verdicts": verdicts})) < MAX_RECORD_BYTES // 100, "one saved file makes the verifier's answer unreadable"
 
 

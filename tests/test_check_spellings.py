@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from course.student import checks
-from course.grading import hidden_checks
+from course.assignments.mnist_cnn import hidden_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "grader_tests"))

@@ -13,7 +13,7 @@ import yaml
 from conftest import ROOT
 from course import publish
 
-GRADING_MARKERS = ("course.grading", "hidden_checks", "MIN_TEST_ACCURACY", "thresholds", "BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
+GRADING_MARKERS = ("course.grading", "course.assignments", "hidden_checks", "MIN_TEST_ACCURACY", "thresholds", "BEGIN SOLUTION", "BEGIN HIDDEN TESTS")
 
 
 def secret_lines() -> list[str]:
@@ -53,6 +53,15 @@ def test_no_grading_code_is_published(tree):
     for path, text in tree_text(tree).items():
         for marker in GRADING_MARKERS:
             assert marker not in text, f"{marker} in {path}"
+
+
+def test_the_search_finds_a_planted_hidden_check(tree, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tree, copy)
+    hidden = (ROOT / "course" / "assignments" / "mnist_cnn" / "hidden_checks.py").read_text()
+    line = next(line.strip() for line in hidden.splitlines() if "ADAM_DEFAULTS = " in line)
+    (copy / "course" / "student" / "plots.py").write_text((copy / "course" / "student" / "plots.py").read_text() + f"\n{line}\n")
+    assert find_leaks(copy) == {"course/student/plots.py": f"the source line '{line}'"}
 
 
 def test_the_search_finds_a_planted_leak(tree, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from course.student import selfcheck
+from course.student import checks, selfcheck
 
 sys.path.insert(0, str(ROOT / "grader_tests"))
 from case_runner import base_namespace  # noqa: E402
@@ -26,7 +26,7 @@ def answer(reference, case_name):
     return namespace[BY_NAME[case_name].function]
 
 
-@pytest.mark.parametrize("function", list(selfcheck.CHECKS))
+@pytest.mark.parametrize("function", list(checks.SELF_CHECKS))
 def test_reference_answers_pass(reference, function, capsys):
     selfcheck.check(reference[function])
     assert capsys.readouterr().out.startswith(f"✓ {function} passes the visible checks")
@@ -63,7 +63,14 @@ def test_unwritten_function(capsys):
 
 
 def test_student_facing_package_has_no_hidden_checks_or_thresholds():
-    student_modules = [path for path in (ROOT / "course").glob("*.py")]
+    student_modules = [path for path in (ROOT / "course" / "student").glob("*.py")]
     text = "\n".join(path.read_text() for path in student_modules)
     assert "MIN_TEST_ACCURACY" not in text and "def conv_layer_config" not in text and "def scaled_range" not in text
-    assert Path(selfcheck.__file__).parent == ROOT / "course"
+    assert Path(selfcheck.__file__).parent == ROOT / "course" / "student"
+
+
+def test_the_self_check_knows_every_function_of_every_assignment():
+    from course import spec as specs
+
+    functions = {name for folder in (ROOT / "course" / "assignments").glob("*/__init__.py") for name in specs.load(folder.parent.name).functions}
+    assert functions <= set(selfcheck.self_checks())
