@@ -38,4 +38,4 @@ benchmark: setup
 	$(BIN)/python benchmarks/kernel_threads.py
 
 clean:
-	rm -rf $(VENV) build autograded/*/ feedback submitted gradebook.db grades.csv
+	rm -rf $(VENV) build autograded/*/ feedback submitted gradebook.db grades.csv grades_*.csv
