@@ -26,6 +26,7 @@ from traitlets.config import Configurable
 
 from .grading import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .coursedir import CourseError, course_root, nbgrader_api
+from .spec import load as load_spec
 from .grading.cluster import GradingCluster
 from .grading.records import GRADED_MARKER, disagreements, flags, graded_digest, stopped_reason, write_marker  # noqa: F401
 
@@ -325,6 +326,7 @@ def main(
         raise CourseError(f"No assignment '{assignment}' under {root / 'source'}.")
     if workers is not None and workers < 1:
         raise CourseError(f"--workers must be at least 1 (got {workers}).")
+    load_spec(assignment)  # what grading checks: without it, nothing can be graded (SpecError says what to write)
     students = submitted_students(root, assignment)
     if student is not None:
         named = [student] if isinstance(student, str) else list(student)

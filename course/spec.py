@@ -85,6 +85,8 @@ class Test:
     ``visible``: students see the test's code in the release (its check is then from course.student).
     """
 
+    __test__ = False  # not a pytest test class
+
     grade_id: str
     points: float
     on: str
@@ -161,7 +163,7 @@ def load(assignment: str) -> Assignment:
         if error.name and error.name.startswith(f"course.assignments.{assignment}"):
             raise SpecError(
                 f"Assignment {assignment!r} has no spec: write course/assignments/{assignment}/__init__.py ending in "
-                "SPEC = Assignment(...) (see course/spec.py and course/assignments/mnist_cnn/)."
+                "SPEC = Assignment(...) (see course/spec.py, and the specs beside it in course/assignments/)."
             ) from None
         raise
     spec = getattr(module, "SPEC", None)

@@ -60,8 +60,11 @@ def test_the_search_finds_a_planted_hidden_check(tree, tmp_path):
     shutil.copytree(tree, copy)
     hidden = (ROOT / "course" / "assignments" / "mnist_cnn" / "hidden_checks.py").read_text()
     line = next(line.strip() for line in hidden.splitlines() if "ADAM_DEFAULTS = " in line)
-    (copy / "course" / "student" / "plots.py").write_text((copy / "course" / "student" / "plots.py").read_text() + f"\n{line}\n")
-    assert find_leaks(copy) == {"course/student/plots.py": f"the source line '{line}'"}
+    released = copy / "mnist_cnn" / "mnist_cnn.ipynb"
+    notebook = nbformat.read(released, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(line))
+    nbformat.write(notebook, released)
+    assert find_leaks(copy) == {"mnist_cnn/mnist_cnn.ipynb": f"the source line '{line}'"}
 
 
 def test_the_search_finds_a_planted_leak(tree, tmp_path):
@@ -147,7 +150,6 @@ def test_a_source_notebook_copied_over_the_release_is_refused_and_nothing_change
 
 
 def test_a_solution_line_without_delimiters_is_refused(course, tmp_path):
-    import nbformat
 
     path = course / "release" / "mnist_cnn" / "mnist_cnn.ipynb"
     notebook = nbformat.read(path, as_version=4)
