@@ -27,8 +27,11 @@ ALL_TRAINING_IMAGES = grader_input("mnist_count", split="train")
 WHOLE_TEST_SET = (grader_input("mnist_images", split="test", scaled=True), grader_input("mnist_labels", split="test"))
 
 MIN_TEST_ACCURACY = Threshold(
-    0.95,
-    "pending benchmarks/threshold_study.py --assignment mnist_confusion --seeds 5 (docs/thresholds.md)",
+    0.96,
+    "benchmarks/threshold_study.py --assignment mnist_confusion --seeds 5 --epochs 1 2 3 4 5 --steps-per-execution 64 "
+    "(docs/thresholds.md): the reference, 3 epochs, reaches 0.9680-0.9722 over 5 seeds; 0.008 below the worst seed "
+    "(twice the seed-to-seed spread of 0.0042) and 0.004 above the best 1-epoch run (0.9561). The tutorial's batch size "
+    "128 reaches only 0.9503-0.9618 in 3 epochs: the notebook asks for the default batch size",
 )
 
 SPEC = Assignment(

@@ -449,7 +449,8 @@ def accuracy_at_least(model, images, labels, threshold: float):
     require(
         accuracy >= threshold,
         f"The trained model classifies {accuracy:.2%} of the test images correctly; it needs {threshold:.0%}. "
-        f"Train for {EPOCHS} epochs on all the training images and their one-hot labels.",
+        f"Train for {EPOCHS} epochs with validation_split={VALIDATION_SPLIT} and the default batch size, on all the "
+        "training images and their one-hot labels.",
     )
 
 
