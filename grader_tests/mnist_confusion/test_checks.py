@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -30,15 +31,16 @@ SOURCE = ROOT / "source" / "mnist_confusion" / "mnist_confusion.ipynb"
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
 
-def _load_cases():
-    """cases.py by its path: grader_tests/cases.py (mnist_cnn's) is importable as ``cases`` too."""
-    spec = importlib.util.spec_from_file_location("mnist_confusion_cases", HERE / "cases.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CASES
+def _load(name: str, filename: str):
+    """A module of this folder by its path: grader_tests/cases.py (mnist_cnn's) is importable as ``cases`` too."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / filename)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
-CASES = _load_cases()
+CASES = _load("mnist_confusion_cases", "cases.py").CASES
 WRONG = [case for case in CASES if not case.valid]
 VALID = [case for case in CASES if case.valid]
 ARTIFACT_TESTS = {test.grade_id for test in SPEC.tests if SPEC.artifact(test.on) is not None}
@@ -200,14 +202,7 @@ def test_the_grader_matrix_is_what_the_heatmap_draws():
 # --- the fixture submissions: their expected scores, from their answers, in this process ---------
 
 
-def _build_submissions():
-    spec = importlib.util.spec_from_file_location("mnist_confusion_build_submissions", HERE / "build_submissions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BUILD = _build_submissions()
+BUILD = _load("mnist_confusion_build_submissions", "build_submissions.py")
 EXPECTED = json.loads((BUILD.SUBMISSIONS / "expected_scores.json").read_text())
 
 
