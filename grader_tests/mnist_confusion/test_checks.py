@@ -234,3 +234,36 @@ def test_fixtures_are_built_from_the_current_release():
             f"{fixture}.ipynb is stale: run `python grader_tests/mnist_confusion/build_submissions.py`"
         )
     assert EXPECTED == BUILD.expected_scores(), "expected_scores.json is stale: run build_submissions.py"
+
+
+# --- what students get: the self-check, and no solution or hidden-test line ----------------------
+
+
+@pytest.mark.parametrize("function", SPEC.functions)
+def test_self_check_passes_the_reference(base, function, capsys):
+    from course.student.confusion_checks import check
+
+    check(base[function])
+    assert capsys.readouterr().out.startswith(f"✓ {function} passes the visible checks")
+
+
+@pytest.mark.parametrize("case_name, message", [
+    ("one_hot_without_num_classes", "✗ one_hot_labels: one_hot_labels returned 9 columns for labels without any 9"),
+    ("build_extra_hidden_dense", "✗ build_cnn: The model has 7 layers"),
+    ("compile_nothing", "✗ compile_cnn: The model is not compiled"),
+    ("train_returns_history_dict", "✗ train_cnn: train_cnn returned dict"),
+    ("confusion_tf_without_num_classes", "✗ confusion_per_class: confusion_per_class returned shape (9, 9)"),
+])
+def test_self_check_says_what_is_wrong(base, case_name, message, capsys):
+    from course.student.confusion_checks import check
+
+    case = next(case for case in CASES if case.name == case_name)
+    check(_answer(case, base)[case.function])
+    assert capsys.readouterr().out.startswith(message)
+
+
+def test_no_solution_or_hidden_line_reaches_students():
+    from course.publish import leaks, secret_lines
+
+    shipped = [*(ROOT / "course" / "student").glob("*.py"), *(ROOT / "release").rglob("*.ipynb")]
+    assert not leaks({str(path): path.read_bytes() for path in shipped}, secret_lines(ROOT))
