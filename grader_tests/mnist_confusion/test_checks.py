@@ -267,3 +267,30 @@ def test_no_solution_or_hidden_line_reaches_students():
 
     shipped = [*(ROOT / "course" / "student").glob("*.py"), *(ROOT / "release").rglob("*.ipynb")]
     assert not leaks({str(path): path.read_bytes() for path in shipped}, secret_lines(ROOT))
+
+
+# --- models as the verifier sees them: saved by the harness, loaded in safe mode ------------------
+
+MODEL_FUNCTIONS = ("build_cnn", "compile_cnn")  # the calls whose kept value is a Keras model
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case.function in MODEL_FUNCTIONS], ids=lambda case: case.name)
+def test_a_saved_and_reloaded_model_gets_the_same_verdicts(verdicts, base, case, tmp_path):
+    import keras
+
+    namespace = _answer(case, base)
+    call = SPEC.call(case.function)
+    call_inputs = inputs.build_all(call.inputs)
+    try:
+        kept = hidden_checks.kept_value(call, namespace[case.function], call_inputs)
+    except Exception:  # noqa: BLE001 - nothing to save: the harness records the error instead
+        pytest.skip("the function raised")
+    kept.save(tmp_path / "kept.keras")
+    loaded = keras.saving.load_model(tmp_path / "kept.keras", safe_mode=True, custom_objects=SPEC.keras_custom_objects())
+    lost = {}
+    for test in SPEC.tests_on(case.function):
+        try:
+            test.check(loaded, *inputs.build_all(test.args, lambda: call_inputs))
+        except Exception as error:  # noqa: BLE001
+            lost[test.grade_id] = _message(error)
+    assert set(lost) == set(verdicts[case.name][0]), (lost, verdicts[case.name][0])
