@@ -8,7 +8,6 @@ The hidden checks live with the instructor's grading code, which never reaches s
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
@@ -182,25 +181,4 @@ def _check_confusion(function):
         confusion_shape(function(true_labels, predicted_labels), true_labels, predicted_labels)
 
 
-CHECKS = dict(zip(FUNCTIONS, (_check_one_hot, _check_build, _check_compile, _check_train, _check_confusion)))
-
-
-def check(function) -> None:
-    """Print whether ``function`` passes the visible checks (nothing is returned, so a notebook shows only that)."""
-    name = getattr(function, "__name__", None)
-    if name not in CHECKS:
-        print(f"check() takes one of your functions: {', '.join(CHECKS)}; got {name or type(function).__name__}.")
-        return
-    started = time.perf_counter()
-    try:
-        CHECKS[name](function)
-    except CheckFailed as failure:
-        print(f"✗ {name}: {failure}")
-        return
-    except NotImplementedError:
-        print(f"✗ {name}: not written yet (replace `raise NotImplementedError()` with your code).")
-        return
-    except Exception as error:  # noqa: BLE001 - the student's own error, shown as such
-        print(f"✗ {name} raised {type(error).__name__}: {error}")
-        return
-    print(f"✓ {name} passes the visible checks ({time.perf_counter() - started:.1f} s). More are checked when your notebook is graded.")
+SELF_CHECKS = dict(zip(FUNCTIONS, (_check_one_hot, _check_build, _check_compile, _check_train, _check_confusion)))  # check(<function>)

@@ -241,7 +241,7 @@ def test_fixtures_are_built_from_the_current_release():
 
 @pytest.mark.parametrize("function", SPEC.functions)
 def test_self_check_passes_the_reference(base, function, capsys):
-    from course.student.confusion_checks import check
+    from course.student.selfcheck import check
 
     check(base[function])
     assert capsys.readouterr().out.startswith(f"✓ {function} passes the visible checks")
@@ -255,7 +255,7 @@ def test_self_check_passes_the_reference(base, function, capsys):
     ("confusion_tf_without_num_classes", "✗ confusion_per_class: confusion_per_class returned shape (9, 9)"),
 ])
 def test_self_check_says_what_is_wrong(base, case_name, message, capsys):
-    from course.student.confusion_checks import check
+    from course.student.selfcheck import check
 
     case = next(case for case in CASES if case.name == case_name)
     check(_answer(case, base)[case.function])
