@@ -142,8 +142,8 @@ class Assignment:
         return sum(test.points for test in self.tests)
 
     def harness_plan(self) -> dict:
-        """What the harness needs, as JSON: the calls, in order. No check, threshold or grade id of a test."""
-        return {"calls": [
+        """What the harness needs, as JSON: the setup cells and the calls, in order. No check, threshold or test."""
+        return {"setup_cells": list(self.setup_cells), "calls": [
             {"function": call.function, "inputs": [item.as_data() for item in call.inputs], "keep": call.keep}
             for call in self.calls
         ]}
