@@ -58,7 +58,7 @@ def test_visible_tests_are_the_student_facing_checks_the_notebook_runs(name):
             assert module.startswith("course.student."), f"{test.grade_id}: a visible test's check must be published"
             assert f"{test.check.__name__}(" in cells[test.grade_id].source or test.check.__name__.startswith("history_"), test.grade_id
         else:
-            assert module.startswith(f"course.assignments.{name}"), f"{test.grade_id}: a hidden check must stay with the instructor"
+            assert module.startswith("course.assignments."), f"{test.grade_id}: a hidden check must stay with the instructor"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

@@ -58,7 +58,7 @@ def test_no_grading_code_is_published(tree):
 def test_the_search_finds_a_planted_hidden_check(tree, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tree, copy)
-    hidden = (ROOT / "course" / "assignments" / "mnist_cnn" / "hidden_checks.py").read_text()
+    hidden = (ROOT / "course" / "assignments" / "keras_checks.py").read_text()
     line = next(line.strip() for line in hidden.splitlines() if "ADAM_DEFAULTS = " in line)
     released = copy / "mnist_cnn" / "mnist_cnn.ipynb"
     notebook = nbformat.read(released, as_version=4)

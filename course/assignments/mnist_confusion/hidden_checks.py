@@ -25,13 +25,14 @@ import math
 
 import numpy as np
 
-from course.assignments.mnist_cnn.hidden_checks import (
-    _config_name,
-    _display_name,
-    _effective_activation,
-    _same_computation,
+from course.assignments.keras_checks import (
+    config_name,
+    display_name,
+    effective_activation,
     keras_custom_objects,
+    metrics_are_accuracy,
     optimizer_is_default_adam,
+    same_computation,
 )
 from course.student.checks import CheckFailed, FitRecord, _is_model, _layer_type, quietly, require
 from course.student.confusion_checks import (
@@ -123,8 +124,8 @@ def conv_layers_config(model):
             f"{name} uses padding='{conv.padding}'; the spec asks for the default 'valid' padding (leave padding out).",
         )
         require(tuple(conv.strides) == (1, 1), f"{name} has strides {conv.strides}; keep the default stride 1.")
-        _same_computation(conv, name)
-        activation = _effective_activation(model, conv)
+        same_computation(conv, name)
+        activation = effective_activation(model, conv)
         require(activation == "relu", f"{name} uses a {activation} activation; the spec asks for ReLU.")
 
 
@@ -148,7 +149,7 @@ def pool_layers_config(model):
         name = f"MaxPooling2D layer {position}"
         require(tuple(pool.pool_size) == POOL_SIZE, f"{name} has pool size {pool.pool_size}; the spec asks for 2x2.")
         require(tuple(pool.strides) == POOL_SIZE, f"{name} has strides {pool.strides}; keep the default strides (equal to the pool size).")
-        _same_computation(pool, name)
+        same_computation(pool, name)
         if pool.padding != "valid":
             height, width = received[id(pool)]
             valid = ((height - 2) // 2 + 1, (width - 2) // 2 + 1)
@@ -167,8 +168,8 @@ def dense_layer_config(model):
     require(len(denses) == 1, f"The model has {len(denses)} Dense layers; the spec asks for one, the output: Dense(10, activation='softmax').")
     dense = denses[0]
     require(dense.units == NUM_CLASSES, f"The Dense layer has {dense.units} units; the spec asks for {NUM_CLASSES}.")
-    _same_computation(dense, "The Dense layer")
-    found = _effective_activation(model, dense)
+    same_computation(dense, "The Dense layer")
+    found = effective_activation(model, dense)
     require(found == "softmax", f"The Dense layer uses a {found} activation; the spec asks for softmax, so the outputs are probabilities.")
 
 
@@ -185,13 +186,13 @@ def loss_is_cce(model):
     """Categorical cross-entropy on probabilities (the labels are one-hot), without label smoothing."""
     loss = compile_config(model).get("loss")
     require(loss is not None, "No loss was given; pass loss='categorical_crossentropy' to compile.")
-    name = _config_name(loss)
+    name = config_name(loss)
     if name.startswith("sparse"):
         raise CheckFailed(
-            f"The loss is {_display_name(loss)}, which expects integer labels, but train_cnn gets one-hot labels; "
+            f"The loss is {display_name(loss)}, which expects integer labels, but train_cnn gets one-hot labels; "
             "use loss='categorical_crossentropy'."
         )
-    require(name in CCE_NAMES, f"The loss is {_display_name(loss)}; the labels are one-hot classes, so use loss='categorical_crossentropy'.")
+    require(name in CCE_NAMES, f"The loss is {display_name(loss)}; the labels are one-hot classes, so use loss='categorical_crossentropy'.")
     inner = loss.get("config") if isinstance(loss, dict) else None
     inner = inner if isinstance(inner, dict) else {}
     require(
@@ -205,21 +206,6 @@ def loss_is_cce(model):
     require(inner.get("axis", -1) in (-1, 1), f"The loss has axis={inner.get('axis')}; keep the default axis=-1 (the classes).")
 
 
-# One-hot labels and class probabilities, as fit gives them to a metric. Classification accuracy is 5/8 on the first
-# and 2/8 on the second; no probability is exactly 0 or 1, so exact-match Accuracy cannot score them, and
-# BinaryAccuracy (per column) gives about 0.9 on both.
-def _metric_probes():
-    rng = np.random.default_rng(7)
-    probes = []
-    for labels, correct in (([3, 1, 4, 1, 5, 9, 2, 6], 5), ([0, 7, 7, 2, 8, 3, 1, 9], 2)):
-        labels = np.array(labels)
-        predicted = np.where(np.arange(len(labels)) < correct, labels, (labels + 1 + rng.integers(0, 8, len(labels))) % NUM_CLASSES)
-        logits = rng.normal(0.0, 0.3, (len(labels), NUM_CLASSES)) + 4.0 * np.eye(NUM_CLASSES)[predicted]
-        probabilities = (np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)).astype("float32")
-        probes.append((np.eye(NUM_CLASSES, dtype="float32")[labels], probabilities, correct / len(labels)))
-    return probes
-
-
 METRIC_REASONS = {
     "accuracy": "keras.metrics.Accuracy compares predicted values to labels exactly; for class probabilities use metrics=['accuracy'].",
     "sparsecategoricalaccuracy": "SparseCategoricalAccuracy expects integer labels, but train_cnn gets one-hot labels; use metrics=['accuracy'].",
@@ -227,57 +213,9 @@ METRIC_REASONS = {
 }
 
 
-def _resolve_metric(entry):
-    """The metric object compile makes of ``entry`` for one-hot labels and a 10-way softmax output."""
-    import keras
-
-    if isinstance(entry, str) and entry in ("accuracy", "acc"):
-        return keras.metrics.CategoricalAccuracy()  # compile's choice for one-hot labels and a 10-way output
-    if isinstance(entry, dict) and entry.get("class_name") == "function" and isinstance(entry.get("config"), str):
-        entry = entry["config"]
-    metric = keras.metrics.get(entry)
-    if not isinstance(metric, keras.metrics.Metric):
-        metric = keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric"))
-    return metric
-
-
-def _computes_accuracy(entry) -> tuple[bool, str]:
-    try:
-        with quietly():
-            metric = _resolve_metric(entry)
-    except Exception:  # noqa: BLE001 - an entry Keras cannot make a metric of computes no accuracy
-        return False, _config_name(entry)
-    kind = type(metric).__name__ if type(metric).__name__ != "MeanMetricWrapper" else _config_name(entry).replace("_", "")
-    for labels, probabilities, expected in _metric_probes():
-        try:
-            with quietly():
-                metric.reset_state()
-                metric.update_state(labels, probabilities)
-                value = float(np.asarray(metric.result()))
-        except Exception:  # noqa: BLE001 - a metric that cannot take one-hot labels
-            return False, kind
-        if not math.isclose(value, expected, abs_tol=1e-6):
-            return False, kind
-    return True, kind
-
-
 def metrics_is_accuracy(model):
     """Accuracy is the one metric: judged by what it computes on one-hot labels, not by its name."""
-    config = compile_config(model)
-    loss_weights = config.get("loss_weights")
-    require(
-        not (isinstance(loss_weights, (list, tuple)) and any(isinstance(w, str) for w in loss_weights)),
-        "['accuracy'] ended up as loss_weights: compile's third positional argument is loss_weights. Pass metrics=['accuracy'] by keyword.",
-    )
-    metrics = config.get("metrics")
-    require(metrics, "No metrics were given; pass metrics=['accuracy'] to compile.")
-    if isinstance(metrics, dict) and "class_name" not in metrics:  # metrics={output name: ...}
-        metrics = [m for value in metrics.values() for m in (value if isinstance(value, (list, tuple)) else [value])]
-    metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-    names = [_display_name(metric) for metric in metrics]
-    require(len(names) == 1, f"The metrics are {names}; the spec asks for accuracy as the only metric.")
-    ok, kind = _computes_accuracy(metrics[0])
-    require(ok, METRIC_REASONS.get(kind.lower().replace("_", "")) or f"The metric is {names[0]}; use metrics=['accuracy'].")
+    metrics_are_accuracy(compile_config(model), one_hot=True, reasons=METRIC_REASONS)
 
 
 # --- train_cnn --------------------------------------------------------------------------------
