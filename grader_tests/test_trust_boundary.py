@@ -889,12 +889,15 @@ def test_a_model_fitted_on_the_test_images_does_not_pass_the_accuracy_test(grade
 def hidden_lines() -> list[str]:
     """Lines of the hidden checks and thresholds specific enough that no other text would hold them (none that a
     module students have, which the sandbox lets them read, holds too)."""
-    lines = HIDDEN_CHECKS.read_text().splitlines() + THRESHOLDS.read_text().splitlines()
-    students_have = set()
-    for part in PackageView.BESIDE_STUDENT_CODE:
-        for path in [package_dir() / part] if part.endswith(".py") else sorted((package_dir() / part).glob("*.py")):
-            students_have |= {line.strip() for line in path.read_text().splitlines()}
-    return sorted({line.strip() for line in lines if len(line.strip()) >= 25 and not line.strip().startswith(("import ", "from "))} - students_have)
+    lines = [line for path in (HIDDEN_CHECKS, THRESHOLDS, package_dir() / "assignments" / "keras_checks.py")
+             for line in path.read_text().splitlines()]
+    students_have = "\n".join(  # searched as text: `def f(a, b):` in a student module shows the call `f(a, b)` too
+        path.read_text()
+        for part in PackageView.BESIDE_STUDENT_CODE
+        for path in ([package_dir() / part] if part.endswith(".py") else sorted((package_dir() / part).glob("*.py")))
+    )
+    return sorted({line.strip() for line in lines
+                   if len(line.strip()) >= 25 and not line.strip().startswith(("import ", "from ")) and line.strip() not in students_have})
 
 
 THRESHOLD_VALUE = re.compile(r"(?<![\d.])0\.97(?![\d])")
