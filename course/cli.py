@@ -67,12 +67,16 @@ def collect(assignment, archive, mapping, exchange):
 @click.option("--workers", type=click.IntRange(min=1), help="Submissions graded at once on this machine [default: the number of cores].")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Grade on the workers of this Dask scheduler instead.")
 @click.option("--force", is_flag=True, help="Regrade every submission, changed or not.")
+@click.option("--reverify", is_flag=True, help="Regrade every submission with the assignment's current checks, "
+              "messages and thresholds, from what grading stored of its run: no notebook is run again, except where "
+              "the stored run no longer stands for it (said per student).")
 @reports_course_errors
-def grade(assignment, student, workers, scheduler, force):
+def grade(assignment, student, workers, scheduler, force, reverify):
     from . import grade as grade_module
 
     try:
-        results = grade_module.main(assignment, student, console=console, workers=workers, scheduler=scheduler, force=force)
+        results = grade_module.main(assignment, student, console=console, workers=workers, scheduler=scheduler,
+                                    force=force, reverify=reverify)
     except KeyboardInterrupt:
         sys.exit(130)
     if any(not result.graded for result in results):

@@ -49,6 +49,7 @@ class StudentResult:
     grader_error: str | None = None
     interrupted: bool = False  # the run stopped before this student was done
     unchanged: bool = False  # graded by an earlier run from the same submission
+    how: str | None = None  # with --reverify: re-verified from its stored run, or why it was run again
 
     def describe(self) -> str:
         """One line of console markup; everything a student's files could have shaped is escaped."""
@@ -65,6 +66,8 @@ class StudentResult:
             text += "  [green]all tests passed[/]"
         if self.unchanged:
             text += "  (unchanged since graded)"
+        if self.how:
+            text += f"  [dim]({escape(self.how)})[/]"
         if self.flagged:
             text += f"  [magenta]flagged[/]: {escape('; '.join(self.flagged))}"
         return text
@@ -102,7 +105,7 @@ def ensure_in_gradebook(api, assignment: str) -> None:
             pass
     result = api.generate_assignment(assignment, force=True, create=True)
     if not result["success"]:
-        raise CourseError(f"Could not register '{assignment}' in the gradebook:\n{result['error']}\n{result['log']}")
+        raise CourseError(f"Could not register '{assignment}' in the gradebook:\n{result.get('error', '')}\n{result.get('log', '')}")
 
 
 def read_results(api, root: Path, assignment: str, students: list[str]) -> list[StudentResult]:
@@ -303,6 +306,8 @@ def _grade_student(cluster: GradingCluster, root: Path, assignment: str, student
             for name, execution in cluster.outcomes if name == student
         ]
         write_marker(root / "autograded" / student / assignment, digest, executions)
+        if cluster.reverification is not None:
+            result.how = cluster.reverification.how.get(student)
         return result
 
 
@@ -314,8 +319,14 @@ def main(
     workers: int | None = None,
     scheduler: str | None = None,
     force: bool = False,
+    cluster_factory=GradingCluster,
+    reverify: bool = False,
 ) -> list[StudentResult]:
     """Grade the class (or one student) on ``workers`` local processes, or on the Dask cluster at ``scheduler``.
+
+    ``cluster_factory`` makes the run's GradingCluster (benchmarks give one whose execution returns at once).
+    With ``reverify``, every student is graded again from their stored run where it still stands
+    (course.grading.reverify): new verdicts of the current spec, no notebook run.
 
     Without ``force``, students graded to the end from an unchanged submission keep their grade (so a stopped
     run resumes where it stopped); students named in ``student`` (one, or a list) are always regraded.
@@ -340,10 +351,10 @@ def main(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit it: less TensorFlow noise in the notebooks
     locks = StudentLocks(root)
     try:
-        cluster = GradingCluster(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
+        cluster = cluster_factory(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
         cluster.start()
         try:
-            return _grade(console, root, assignment, student, students, force, cluster, locks)
+            return _grade(console, root, assignment, student, students, force or reverify, cluster, locks, reverify)
         finally:
             cluster.close()
     finally:
@@ -375,7 +386,7 @@ def check_sandbox(api, console: Console, local: bool) -> None:
                       "processes is not capped (memory, CPU time and file size still are). `course doctor` says why.")
 
 
-def _grade(console, root, assignment, student, students, force, cluster, locks) -> list[StudentResult]:
+def _grade(console, root, assignment, student, students, force, cluster, locks, reverify=False) -> list[StudentResult]:
     from .student.data import MnistLoadError, resolve_mnist_file
     from .grading.exceptions import SubmissionRefused
     from .student_ids import id_problem, lookalikes, visible
@@ -448,9 +459,17 @@ def _grade(console, root, assignment, student, students, force, cluster, locks) 
                 cluster.open(dict(api.config), mnist_file, tasks=len(pending))
             except (OSError, TimeoutError) as error:
                 raise CourseError(f"Could not start the grading workers: {error}") from None
+            if reverify:
+                from .grading.reverify import Reverification
+
+                cluster.reverification = Reverification(root, assignment, api.config, mnist_file or None,
+                                                        cluster.workers, digests)
+                cluster.reverification.start(pending, notebooks)
             with environment_kept_for_the_run():
                 interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results, digests)
         finally:
+            if cluster.reverification is not None:
+                cluster.reverification.close()
             shutil.rmtree(staging, ignore_errors=True)
     summarize(console, assignment, results, students)
     if interrupted:

@@ -27,6 +27,7 @@ from traitlets.config import Configurable
 
 from course.sandboxed.artifacts import ARTIFACTS_DIR
 
+from .evidence import pack_inputs
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
 from .untrusted_files import copy_tree
 
@@ -68,6 +69,7 @@ class OutsideVerification:
             readable=(self.verifier_in,), env=env,
         )
         self.skipped: list[str] = []
+        self.evidence = b""  # the verifier's inputs, packed by ``record`` (course.grading.evidence)
         self._saved = {name: threading.Event() for name in self.artifacts}
         self._errors_before = {name: False for name in self.artifacts}
         self._teller = threading.Thread(target=self._tell_verifier, daemon=True)
@@ -96,12 +98,14 @@ class OutsideVerification:
             self._saved[name].set()
 
     def record(self) -> dict:
-        """After the notebook has run: the verifier's record, {"verdicts": {...}} and "error" if it could not verify."""
+        """After the notebook has run: the verifier's record, {"verdicts": {...}} and "error" if it could not verify;
+        and ``evidence``, what it was given, to verify again without running the notebook."""
         try:
             for saved in self._saved.values():
                 saved.set()  # the notebook has ended, whether or not it reached every artifact's cell
             self._teller.join()
             status, output = self.verifier.wait()
+            self.evidence = pack_inputs(self.verifier_in, self._errors_before)
             if status is None:
                 return {"verdicts": {}, "error": f"the verifier took longer than {self.verifier.timeout} s"}
             try:

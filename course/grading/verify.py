@@ -326,9 +326,56 @@ def _train_sample():
     return mnist_images("train", TRAIN_SAMPLE, scaled=True), mnist_labels("train", TRAIN_SAMPLE)
 
 
+def verify(spec, inputs_dir: Path, errors_before) -> dict[str, dict]:
+    """Every verdict of one notebook, from its inputs; ``errors_before(name)``: whether a cell raised before the
+    notebook saved artifact ``name`` (streamed, it waits until the notebook has saved it)."""
+    verifier = Verifier(spec, inputs_dir)
+    verdicts = verifier.function_verdicts()
+    if spec.artifacts:
+        _test_set()  # loaded now, to check the trained model as soon as it is there
+    for artifact in spec.artifacts:
+        verdicts.update(verifier.artifact_verdicts(artifact, errors_before(artifact.name)))
+    return verdicts
+
+
+def _told_errors_before(name: str) -> bool:
+    told = sys.stdin.readline()  # the notebook has saved this artifact (or has ended)
+    try:
+        return bool(json.loads(told).get("errors before"))
+    except (ValueError, AttributeError):
+        return False
+
+
+def verify_batch(spec, inbox: Path) -> dict[str, dict]:
+    """The records of many notebooks' stored inputs (course.grade --reverify), one after the other in this process.
+
+    INBOX/jobs.json names each job folder and when its artifacts were saved. Nothing of one job is kept for the
+    next: a fresh Verifier, and Keras' session cleared; only the grader's own MNIST arrays stay loaded."""
+    import keras
+
+    records = {}
+    jobs = json.loads((inbox / JOBS_FILE).read_text())
+    for job, told in jobs.items():
+        record: dict = {"verdicts": {}}
+        try:
+            errors_before = told.get("errors_before", {})
+            record["verdicts"] = verify(spec, inbox / job, lambda name: bool(errors_before.get(name)))
+        except Exception as error:  # noqa: BLE001 - this job's record says so; the others are still verified
+            record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
+        records[job] = record
+        keras.backend.clear_session()
+    return records
+
+
+JOBS_FILE = "jobs.json"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Verdicts as JSON on stdout. Whatever goes wrong, the output says so as data: the grader then marks the
-    student "could not verify" instead of failing the batch."""
+    student "could not verify" instead of failing the batch.
+
+    ``ASSIGNMENT INPUTS``: one notebook, told on stdin as it runs. ``--batch ASSIGNMENT INBOX``: stored runs
+    (``{"records": {job: record}}``)."""
     from course import spec as specs
 
     argv = sys.argv[1:] if argv is None else argv
@@ -336,19 +383,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            spec, inputs_dir = specs.load(argv[0]), Path(argv[1])
-            sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
-            verifier = Verifier(spec, inputs_dir)
-            record["verdicts"].update(verifier.function_verdicts())
-            if spec.artifacts:
-                _test_set()  # loaded now, to check the trained model as soon as it is there
-            for artifact in spec.artifacts:
-                told = sys.stdin.readline()  # the notebook has saved this artifact (or has ended)
-                try:
-                    errors_before = bool(json.loads(told).get("errors before"))
-                except (ValueError, AttributeError):
-                    errors_before = False
-                record["verdicts"].update(verifier.artifact_verdicts(artifact, errors_before))
+            if argv[0] == "--batch":
+                record = {"records": verify_batch(specs.load(argv[1]), Path(argv[2]))}
+            else:
+                spec, inputs_dir = specs.load(argv[0]), Path(argv[1])
+                sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
+                record["verdicts"].update(verify(spec, inputs_dir, _told_errors_before))
     except BaseException as error:  # noqa: BLE001 - reported as data, never a crash of the batch
         record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
     sys.stdout.write(json.dumps(record))

@@ -53,6 +53,7 @@ class Outcome:
     worker: str
     seconds: float
     peak_memory_bytes: int  # the worker process and everything it started (kernel, harness, verifier)
+    evidence: bytes = b""  # the verifier's inputs, packed (course.grading.evidence): kept by the coordinator
 
 
 def _worker_host() -> str:
@@ -217,4 +218,4 @@ def execute(job: Job) -> Outcome:
         record["executed"] = executor.executed
         record["sandboxed"] = bool(settings.bwrap)
         notebook = nbformat.writes(nb)
-    return Outcome(job.job_id, notebook, record, host, time.perf_counter() - started, memory.peak)
+    return Outcome(job.job_id, notebook, record, host, time.perf_counter() - started, memory.peak, verification.evidence)

@@ -1,0 +1,133 @@
+"""`course grade --reverify`: new verdicts from stored runs, with no notebook run again.
+
+After the instructor changes a check, a message or a threshold in an assignment's spec, every stored run
+(course.grading.evidence) is checked again by the current verifier: a sandboxed process that runs no student
+code, given copies the coordinator extracts, and kept warm over a batch of students (TensorFlow and MNIST are
+loaded once; nothing of one student is kept for the next). Batches run side by side while the coordinator puts
+each student's new verdicts through nbgrader's pipeline, as any grade.
+
+A student whose stored run cannot stand for a new one (none stored, unreadable, a submission changed since, the
+notebook or the harness's calls changed) is run again in full, and the output says why.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from . import evidence
+from .sandbox import PackageView, Sandbox, SandboxedProcess, SandboxSettings
+from .verification import MAX_RECORD_BYTES, Verification
+from .worker import Outcome, tensorflow_threads
+
+BATCH_SIZE = 25  # students per verifier process: its start (TensorFlow, MNIST: ~5 s) spread over them
+SECONDS_PER_STUDENT = 60  # on top of the verifier's own timeout, for a batch
+
+
+class Reverification:
+    """Every stored run of ``students`` verified again, in batches on ``parallel`` processes, from ``start``."""
+
+    def __init__(self, root: Path, assignment: str, config, mnist_file: str | None, parallel: int, digests: dict[str, str]):
+        self.root, self.assignment, self.config, self.mnist_file = root, assignment, config, mnist_file
+        self.digests, self.parallel = digests, max(1, parallel)
+        self.reasons: dict[tuple[str, str], str] = {}  # (student, notebook) -> why it is run again
+        self._stored: dict[tuple[str, str], evidence.Evidence] = {}
+        self._futures: dict[tuple[str, str], Future] = {}
+        self._job: dict[tuple[str, str], str] = {}  # its folder in its batch's inbox
+        self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="reverify")
+        self.how: dict[str, str] = {}  # student -> what was done, for the console
+        self._lock = threading.Lock()
+
+    def start(self, students: list[str], notebooks: list[str]) -> None:
+        """Read every stored run now (reasons for the unusable ones), and verify the others in the background."""
+        usable = []
+        for student in students:
+            for notebook in notebooks:
+                try:
+                    stored = evidence.read(evidence.path_for(self.root, self.assignment, student, notebook))
+                    if stored.run.get("submission") != self.digests.get(student):
+                        raise evidence.EvidenceProblem("the submission changed since it was graded")
+                except evidence.EvidenceProblem as problem:
+                    self.reasons[(student, notebook)] = str(problem)
+                    continue
+                self._stored[(student, notebook)] = stored
+                self._job[(student, notebook)] = f"job{len(usable):05d}"
+                usable.append((student, notebook))
+        for first in range(0, len(usable), BATCH_SIZE):
+            batch = usable[first:first + BATCH_SIZE]
+            future = self._pool.submit(self._verify_batch, batch)
+            for item in batch:
+                self._futures[item] = future
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _verify_batch(self, batch: list[tuple[str, str]]) -> dict[str, dict]:
+        """{job: record} of one verifier process; a job missing from it is run again (its reason is the batch's)."""
+        inbox = Path(tempfile.mkdtemp(prefix="course-reverify-"))
+        settings = SandboxSettings.from_config(Sandbox(config=self.config), self.mnist_file)
+        try:
+            jobs, home = {}, inbox / "home"
+            home.mkdir()
+            for item in batch:
+                job = self._job[item]
+                try:
+                    self._stored[item].extract_inputs(inbox / "in" / job)
+                except (evidence.EvidenceProblem, OSError) as problem:
+                    self.reasons[item] = str(problem)
+                    continue
+                jobs[job] = {"errors_before": self._stored[item].errors_before}
+            (inbox / "in").mkdir(exist_ok=True)
+            (inbox / "in" / "jobs.json").write_text(json.dumps(jobs))
+            timeout = Verification(config=self.config).verifier_timeout + SECONDS_PER_STUDENT * len(jobs)
+            process = SandboxedProcess(
+                settings, ["course.grading.verify", "--batch", self.assignment, str(inbox / "in")], home,
+                PackageView.GRADER, timeout, readable=(inbox / "in",), env=tensorflow_threads(1),
+                max_output_bytes=MAX_RECORD_BYTES * len(batch),
+            )
+            status, output = process.wait()
+            try:
+                records = json.loads(output)["records"]
+                if not isinstance(records, dict):
+                    raise ValueError("not a mapping")
+            except (ValueError, KeyError, TypeError):
+                why = f"ran out of time ({timeout} s)" if status is None else f"stopped (exit status {status})"
+                records = {}
+                for item in batch:
+                    self.reasons.setdefault(item, f"the verifier of its batch {why} without verdicts")
+            return records
+        finally:
+            settings.cleanup()
+            shutil.rmtree(inbox, ignore_errors=True)
+
+    def outcome(self, student: str, notebook: str, key: str, job_id: str) -> Outcome | None:
+        """The stored run with new verdicts, or None (and ``how`` says why) when it must be run again."""
+        item = (student, notebook)
+        stored = self._stored.get(item)
+        if stored is not None and stored.run.get("key") != key:
+            self.reasons[item] = "the notebook as graded, or the harness's calls, changed since its stored run"
+            stored = None
+        record = None
+        if stored is not None:
+            try:
+                records = self._futures[item].result()
+            except Exception as error:  # noqa: BLE001 - the grader's fault on this batch: run its students again
+                self.reasons.setdefault(item, f"its batch could not be verified ({type(error).__name__}: {error})")
+                records = {}
+            record = records.get(self._job[item]) if item not in self.reasons else None
+        if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
+            reason = self.reasons.get(item, "its stored run was not verified")
+            with self._lock:
+                self.how[student] = f"run again: {reason}"
+            return None
+        run = stored.run
+        for name in evidence.RUN_FIELDS:
+            if name in run:
+                record[name] = run[name]
+        with self._lock:
+            self.how.setdefault(student, "re-verified from its stored run, not run again")
+        return Outcome(job_id, stored.executed_notebook, record, "re-verified", 0.0, 0)
