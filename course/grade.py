@@ -463,7 +463,7 @@ def _grade(console, root, assignment, student, students, force, cluster, locks, 
                 from .grading.reverify import Reverification
 
                 cluster.reverification = Reverification(root, assignment, api.config, mnist_file or None,
-                                                        cluster.workers, digests)
+                                                        cluster.workers, digests, cluster.stopping)
                 cluster.reverification.start(pending, notebooks)
             with environment_kept_for_the_run():
                 interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results, digests)

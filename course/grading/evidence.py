@@ -76,7 +76,9 @@ def store(path: Path, inputs: bytes, executed_notebook: str, run: dict) -> None:
     buffer = io.BytesIO(inputs)
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr(EXECUTED_NOTEBOOK, executed_notebook)
-        archive.writestr(RUN_FILE, json.dumps(run))
+        # what every other entry must hash to: an entry lost or changed since is found, not verified as missing
+        manifest = {entry.filename: _sha256(archive, entry) for entry in archive.infolist()}
+        archive.writestr(RUN_FILE, json.dumps({**run, "files": manifest}))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_bytes(buffer.getvalue())
@@ -106,6 +108,14 @@ class Evidence:
                         sink.write(chunk)
 
 
+def _sha256(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> str:
+    digest = hashlib.sha256()
+    with archive.open(entry) as source:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _safe_relative(name: str, archive: Path) -> PurePosixPath:
     relative = PurePosixPath(name)
     if relative.is_absolute() or any(part in ("", ".", "..") for part in relative.parts) or "\\" in name or "\0" in name:
@@ -125,9 +135,15 @@ def read(path: Path) -> Evidence:
             for entry in entries:
                 if entry.filename.startswith(INPUTS_PREFIX):
                     _safe_relative(entry.filename[len(INPUTS_PREFIX):], path)
-            if archive.testzip() is not None:
-                raise EvidenceProblem(f"{path} is corrupt (a checksum does not match)")
             run = json.loads(archive.read(RUN_FILE))
+            manifest = run.get("files") if isinstance(run, dict) else None
+            present = {entry.filename: entry for entry in entries if entry.filename != RUN_FILE}
+            if not isinstance(manifest, dict) or set(manifest) != set(present):
+                missing = sorted(set(manifest or {}) - set(present))
+                raise EvidenceProblem(f"{path} is incomplete" + (f" ({', '.join(missing[:3])} missing)" if missing else ""))
+            for name, entry in present.items():
+                if _sha256(archive, entry) != manifest[name]:
+                    raise EvidenceProblem(f"{path} is corrupt ({name} changed since it was stored)")
             executed = archive.read(EXECUTED_NOTEBOOK).decode()
             errors_before = json.loads(archive.read("errors_before.json"))
     except EvidenceProblem:

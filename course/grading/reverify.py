@@ -16,13 +16,22 @@ import json
 import shutil
 import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from . import evidence
 from .sandbox import PackageView, Sandbox, SandboxedProcess, SandboxSettings
 from .verification import MAX_RECORD_BYTES, Verification
 from .worker import Outcome, tensorflow_threads
+
+
+def wait_watching(future: Future, stopping: threading.Event, student: str) -> None:
+    from .cluster import GradingInterrupted
+
+    while not stopping.is_set():
+        if wait([future], timeout=0.5).done:
+            return
+    raise GradingInterrupted(student)
 
 BATCH_SIZE = 25  # students per verifier process: its start (TensorFlow, MNIST: ~5 s) spread over them
 SECONDS_PER_STUDENT = 60  # on top of the verifier's own timeout, for a batch
@@ -31,8 +40,11 @@ SECONDS_PER_STUDENT = 60  # on top of the verifier's own timeout, for a batch
 class Reverification:
     """Every stored run of ``students`` verified again, in batches on ``parallel`` processes, from ``start``."""
 
-    def __init__(self, root: Path, assignment: str, config, mnist_file: str | None, parallel: int, digests: dict[str, str]):
+    def __init__(self, root: Path, assignment: str, config, mnist_file: str | None, parallel: int, digests: dict[str, str],
+                 stopping: threading.Event):
         self.root, self.assignment, self.config, self.mnist_file = root, assignment, config, mnist_file
+        self.stopping = stopping  # Ctrl-C: waiting students give up, running verifiers are stopped
+        self._running: set[SandboxedProcess] = set()
         self.digests, self.parallel = digests, max(1, parallel)
         self.reasons: dict[tuple[str, str], str] = {}  # (student, notebook) -> why it is run again
         self._stored: dict[tuple[str, str], evidence.Evidence] = {}
@@ -43,28 +55,37 @@ class Reverification:
         self._lock = threading.Lock()
 
     def start(self, students: list[str], notebooks: list[str]) -> None:
-        """Read every stored run now (reasons for the unusable ones), and verify the others in the background."""
-        usable = []
-        for student in students:
-            for notebook in notebooks:
-                try:
-                    stored = evidence.read(evidence.path_for(self.root, self.assignment, student, notebook))
-                    if stored.run.get("submission") != self.digests.get(student):
-                        raise evidence.EvidenceProblem("the submission changed since it was graded")
-                except evidence.EvidenceProblem as problem:
-                    self.reasons[(student, notebook)] = str(problem)
-                    continue
-                self._stored[(student, notebook)] = stored
-                self._job[(student, notebook)] = f"job{len(usable):05d}"
-                usable.append((student, notebook))
-        for first in range(0, len(usable), BATCH_SIZE):
-            batch = usable[first:first + BATCH_SIZE]
+        """Verify every stored run of ``students`` in the background, batch by batch in this order."""
+        items = [(student, notebook) for student in students for notebook in notebooks]
+        for index, item in enumerate(items):
+            self._job[item] = f"job{index:05d}"
+        for first in range(0, len(items), BATCH_SIZE):
+            batch = items[first:first + BATCH_SIZE]
             future = self._pool.submit(self._verify_batch, batch)
             for item in batch:
                 self._futures[item] = future
 
+    def _read(self, item: tuple[str, str], inbox: Path) -> bool:
+        """Read and check one stored run, and extract its verifier inputs to ``inbox``; False (and the reason) if
+        it cannot stand for a new run."""
+        student, notebook = item
+        try:
+            stored = evidence.read(evidence.path_for(self.root, self.assignment, student, notebook))
+            if stored.run.get("submission") != self.digests.get(student):
+                raise evidence.EvidenceProblem("the submission changed since it was graded")
+            stored.extract_inputs(inbox / self._job[item])
+        except (evidence.EvidenceProblem, OSError) as problem:
+            self.reasons[item] = str(problem)
+            return False
+        self._stored[item] = stored
+        return True
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.stopping.is_set():
+            for process in list(self._running):
+                process.process.kill()
+        self._pool.shutdown(wait=True)
 
     def _verify_batch(self, batch: list[tuple[str, str]]) -> dict[str, dict]:
         """{job: record} of one verifier process; a job missing from it is run again (its reason is the batch's)."""
@@ -73,15 +94,12 @@ class Reverification:
         try:
             jobs, home = {}, inbox / "home"
             home.mkdir()
+            (inbox / "in").mkdir()
             for item in batch:
-                job = self._job[item]
-                try:
-                    self._stored[item].extract_inputs(inbox / "in" / job)
-                except (evidence.EvidenceProblem, OSError) as problem:
-                    self.reasons[item] = str(problem)
-                    continue
-                jobs[job] = {"errors_before": self._stored[item].errors_before}
-            (inbox / "in").mkdir(exist_ok=True)
+                if self._read(item, inbox / "in"):
+                    jobs[self._job[item]] = {"errors_before": self._stored[item].errors_before}
+            if not jobs:
+                return {}
             (inbox / "in" / "jobs.json").write_text(json.dumps(jobs))
             timeout = Verification(config=self.config).verifier_timeout + SECONDS_PER_STUDENT * len(jobs)
             process = SandboxedProcess(
@@ -89,7 +107,11 @@ class Reverification:
                 PackageView.GRADER, timeout, readable=(inbox / "in",), env=tensorflow_threads(1),
                 max_output_bytes=MAX_RECORD_BYTES * len(batch),
             )
-            status, output = process.wait()
+            self._running.add(process)
+            try:
+                status, output = process.wait()
+            finally:
+                self._running.discard(process)
             try:
                 records = json.loads(output)["records"]
                 if not isinstance(records, dict):
@@ -107,18 +129,17 @@ class Reverification:
     def outcome(self, student: str, notebook: str, key: str, job_id: str) -> Outcome | None:
         """The stored run with new verdicts, or None (and ``how`` says why) when it must be run again."""
         item = (student, notebook)
+        try:
+            if item in self._futures:
+                wait_watching(self._futures[item], self.stopping, student)
+            records = self._futures[item].result() if item in self._futures else {}
+        except Exception as error:  # noqa: BLE001 - the grader's fault on this batch: run its students again
+            self.reasons.setdefault(item, f"its batch could not be verified ({type(error).__name__}: {error})")
+            records = {}
         stored = self._stored.get(item)
         if stored is not None and stored.run.get("key") != key:
             self.reasons[item] = "the notebook as graded, or the harness's calls, changed since its stored run"
-            stored = None
-        record = None
-        if stored is not None:
-            try:
-                records = self._futures[item].result()
-            except Exception as error:  # noqa: BLE001 - the grader's fault on this batch: run its students again
-                self.reasons.setdefault(item, f"its batch could not be verified ({type(error).__name__}: {error})")
-                records = {}
-            record = records.get(self._job[item]) if item not in self.reasons else None
+        record = records.get(self._job.get(item)) if item not in self.reasons else None
         if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
             reason = self.reasons.get(item, "its stored run was not verified")
             with self._lock:
