@@ -17,14 +17,18 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
-    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 
 from course.grading.preprocessors import (  # noqa: E402
+    CheckCellMetadataOnce,
     ClearHiddenTestCells,
     ExecuteOnWorker,
     FailedTestsAsMessages,
@@ -40,8 +44,11 @@ c.Autograde.autograde_preprocessors = [
     StderrDoesNotScore,
     SaveAutoGrades,
     AssignLatePenalties,
-    CheckCellMetadata,
+    CheckCellMetadataOnce,
 ]
+# nbgrader 0.9.6's sanitizing steps, with the same metadata check made once per notebook, not its schema once per
+# cell (benchmarks/coordinator_scale.py)
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadataOnce]
 # Per cell. The slowest cell is the 5-epoch fit: ~45 s measured on 2 cores at batch size 32 (docs/benchmarks.md);
 # 600 s leaves room for a loaded machine and a small batch size, and still cuts an endless loop.
 c.Execute.timeout = 600

@@ -109,11 +109,12 @@ def plain_nbgrader(course: Path) -> float:
     from course.coursedir import nbgrader_api
 
     api = nbgrader_api(course)
+    grade.ensure_in_gradebook(api, ASSIGNMENT)
     started = time.perf_counter()
     result = api.autograde(ASSIGNMENT, "*", force=True, create=True)
     seconds = time.perf_counter() - started
     if not result["success"]:
-        raise SystemExit(f"plain nbgrader failed: {result['error']}")
+        raise SystemExit(f"plain nbgrader failed: {result['error']}\n{result.get('log', '')[-3000:]}")
     return seconds
 
 

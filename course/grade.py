@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -465,7 +466,7 @@ def _grade(console, root, assignment, student, students, force, cluster, locks, 
                 cluster.reverification = Reverification(root, assignment, api.config, mnist_file or None,
                                                         cluster.workers, digests, cluster.stopping)
                 cluster.reverification.start(pending, notebooks)
-            with environment_kept_for_the_run():
+            with environment_kept_for_the_run(), one_engine_per_gradebook():
                 interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results, digests)
         finally:
             if cluster.reverification is not None:
@@ -501,6 +502,32 @@ def environment_kept_for_the_run():
                 os.environ[name] = saved[name]
             else:
                 os.environ.pop(name, None)
+
+
+@contextmanager
+def one_engine_per_gradebook():
+    """nbgrader opens a new SQLAlchemy engine for each of the ten or so times it opens the gradebook for a student,
+    so SQLAlchemy compiles every query anew each time (its statement cache belongs to the engine): a sixth of the
+    coordinator's time per student (benchmarks/coordinator_scale.py). For the run, one engine per database URL
+    serves them all; closing a gradebook still returns its connections (``dispose``), and nothing else changes."""
+    import nbgrader.api
+
+    original, engines, lock = nbgrader.api.create_engine, {}, threading.Lock()
+
+    def create_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        with lock:
+            if key not in engines:
+                engines[key] = original(url, **options)
+            return engines[key]
+
+    nbgrader.api.create_engine = create_engine
+    try:
+        yield
+    finally:
+        nbgrader.api.create_engine = original
+        for engine in engines.values():
+            engine.dispose()
 
 
 def grade_pending(console, cluster, root, assignment, pending, overrides, results, digests) -> bool:

@@ -172,6 +172,8 @@ class Verifier:
         except self.checks.CheckFailed as failure:
             model, problems = None, [*problems, str(failure)]
         tests = self.spec.tests_on(artifact.name)
+        if model is not None:
+            _predict_once_per_grader_array(model)
         if model is None:
             reasons = "; ".join(problems or ["the cells before it did not run"])
             message = f"{PREFIX}no trained model was left after the cell {artifact.after_cell} ({reasons}). Fix the first error in the notebook."
@@ -305,6 +307,23 @@ def architecture_difference(trained, built, built_by: str = "the model function"
             changed = sorted(key for key in set(config) | set(built_config) if config.get(key) != built_config.get(key))
             return f"layer {position} ({kind}) differs in {', '.join(changed)}"
     return None
+
+
+def _predict_once_per_grader_array(model) -> None:
+    """The trained model is scored on the grader's test images by its accuracy check and again by the test/train
+    comparison: its predictions on the grader's own arrays (cached, never changed) are made once."""
+    predict, made = model.predict, {}
+    grader_arrays = {id(array): array for array in (_test_set()[0], _train_sample()[0])}
+
+    def predict_once(images, *args, **kwargs):
+        if grader_arrays.get(id(images)) is not images or args:
+            return predict(images, *args, **kwargs)
+        key = (id(images), kwargs.get("batch_size"))
+        if key not in made:
+            made[key] = predict(images, **kwargs)
+        return made[key].copy()
+
+    model.predict = predict_once
 
 
 def _accuracy(model, images, labels) -> float:
