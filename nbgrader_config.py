@@ -24,7 +24,6 @@ from nbgrader.preprocessors import (  # noqa: E402
     LimitOutput,
     OverwriteCells,
     OverwriteKernelspec,
-    SaveAutoGrades,
 )
 
 from course.grading.preprocessors import (  # noqa: E402
@@ -33,6 +32,7 @@ from course.grading.preprocessors import (  # noqa: E402
     ExecuteOnWorker,
     FailedTestsAsMessages,
     SanitizeStudentContent,
+    SaveAutoGradesAtOnce,
     StderrDoesNotScore,
 )
 
@@ -42,7 +42,7 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     StderrDoesNotScore,
-    SaveAutoGrades,
+    SaveAutoGradesAtOnce,
     AssignLatePenalties,
     CheckCellMetadataOnce,
 ]

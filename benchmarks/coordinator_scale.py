@@ -6,14 +6,15 @@ returns at once the submitted notebook as if executed, every test passed. Its se
 however many workers grade it (Amdahl).
 
 Measured, side by side in one run:
+- one coordinator with the executor called in-process (no Dask), then `--coordinators K` processes sharing the
+  run's Dask workers, each running nbgrader's steps for its share of the class;
 - with SQLite (the default gradebook) and with a PostgreSQL server (Debian's, started on loopback);
-- the same students through a real Dask scheduler with --dask-workers local workers and the instant task:
-  the scheduler's overhead per task;
 - the resume pass (every student unchanged: nothing graded again);
-- anchor: plain `nbgrader autograde` of the same students with its execution step removed, in one process.
+- anchor: `nbgrader autograde` of the same students with nbgrader's own pipelines, its Execute step removed.
+benchmarks/dask_scale.py measures the scheduler's own overhead per task.
 
-Prints figures; asserts nothing. Usage: python benchmarks/coordinator_scale.py --students 1000
-The last line reads `coordinator: N students, X s per student` (SQLite, in-process executor). Target: <= 0.1 s.
+Prints figures; asserts nothing. Usage: python benchmarks/coordinator_scale.py --students 1000 [--coordinators 2]
+The last line reads `coordinator: N students, X s per student` (SQLite, K coordinators). Target: <= 0.1 s.
 """
 
 from __future__ import annotations
@@ -36,41 +37,10 @@ sys.path.insert(0, str(ROOT / "grader_tests"))
 
 from course import grade  # noqa: E402
 from course.grading.cluster import GradingCluster  # noqa: E402
-from course.grading.worker import Job, Outcome  # noqa: E402
+from instant import InstantCluster, instant_outcome  # noqa: E402
 
 ASSIGNMENT = "mnist_cnn"
 SUBMISSION = ROOT / "grader_tests" / "submissions" / "passes_all.ipynb"
-
-
-def instant_outcome(job: Job) -> Outcome:
-    """What a worker returns for a perfect submission, without running it: the notebook as sent, every test passed."""
-    import nbformat
-
-    from course.spec import load
-
-    notebook = nbformat.reads(job.notebook, as_version=4)
-    graded = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
-              if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")]
-    functions = {test.grade_id: test.on for test in load(job.assignment).tests}
-    record = {"verdicts": {grade_id: {"passed": True, "message": "", "function": functions.get(grade_id)} for grade_id in graded},
-              "executed": graded, "stopped": None, "sandboxed": True}
-    return Outcome(job.job_id, nbformat.writes(notebook), record, "instant", 0.0, 0)
-
-
-class InstantCluster(GradingCluster):
-    """The coordinator's side of a GradingCluster, with no workers: each job is done in the calling thread, at once."""
-
-    def _connect(self) -> None:
-        pass
-
-    def _slots_per_host(self) -> dict[str, int]:
-        return {"local": self.workers}
-
-    def describe(self) -> str:
-        return f"{self.workers} instant executor(s), no workers"
-
-    def run(self, job: Job) -> Outcome:
-        return instant_outcome(job)
 
 
 def make_course(path: Path, students: int, db_url: str | None = None) -> Path:
@@ -88,10 +58,11 @@ def make_course(path: Path, students: int, db_url: str | None = None) -> Path:
     return path
 
 
-def timed_grade(course: Path, cluster_factory, workers: int) -> tuple[float, list]:
+def timed_grade(course: Path, cluster_factory, workers: int, coordinators: int = 1) -> tuple[float, list]:
     console = Console(file=io.StringIO(), width=200)
     started = time.perf_counter()
-    results = grade.main(ASSIGNMENT, root=course, console=console, workers=workers, cluster_factory=cluster_factory)
+    results = grade.main(ASSIGNMENT, root=course, console=console, workers=workers, cluster_factory=cluster_factory,
+                         coordinators=coordinators)
     return time.perf_counter() - started, results
 
 
@@ -102,10 +73,10 @@ def check(results: list, students: int, label: str) -> None:
 
 
 def plain_nbgrader(course: Path) -> float:
-    """`nbgrader autograde` of every student, its Execute step removed (no kernel), in one process."""
+    """`nbgrader autograde` of every student with nbgrader's own pipelines, its Execute step removed (no kernel),
+    in one process: what nbgrader itself costs per student."""
     config = course / "nbgrader_config.py"
-    config.write_text(config.read_text() + "\nc.Autograde.autograde_preprocessors = [p for p in "
-                      "c.Autograde.autograde_preprocessors if p.__name__ != 'ExecuteOnWorker']\n")
+    config.write_text(config.read_text() + PLAIN_PIPELINES)
     from course.coursedir import nbgrader_api
 
     api = nbgrader_api(course)
@@ -118,57 +89,59 @@ def plain_nbgrader(course: Path) -> float:
     return seconds
 
 
+PLAIN_PIPELINES = """
+from nbgrader.converters import Autograde as _Autograde
+c.Autograde.sanitize_preprocessors = _Autograde.class_traits()["sanitize_preprocessors"].default()
+c.Autograde.autograde_preprocessors = [p for p in _Autograde.class_traits()["autograde_preprocessors"].default() if p.__name__ != "Execute"]
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=2, help="submissions the coordinator grades at once")
-    parser.add_argument("--dask-workers", type=int, default=4, help="local Dask workers for the scheduler's figure (0: skip)")
-    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figure")
+    parser.add_argument("--workers", type=int, default=2, help="submissions graded at once")
+    parser.add_argument("--coordinators", type=int, default=2, help="coordinator processes for the main figure")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
     args = parser.parse_args()
-    students = args.students
+    students, many = args.students, args.coordinators
     os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
+    through_dask = functools.partial(GradingCluster, task=instant_outcome)
 
     figures: dict[str, float] = {}
+
+    def measure(name: str, course: Path, factory, coordinators: int, what: str) -> None:
+        seconds, results = timed_grade(course, factory, args.workers, coordinators)
+        check(results, students, name)
+        figures[name] = seconds
+        print(f"  {what}: {seconds:.1f} s, {seconds / students:.3f} s per student, {students / seconds:.1f} students/s", flush=True)
+
     with tempfile.TemporaryDirectory(prefix="coordinator-scale-") as tmp:
         tmp = Path(tmp)
-        course = make_course(tmp / "sqlite", students)
-        print(f"{students} students, {args.workers} at once, instant executor", flush=True)
-        seconds, results = timed_grade(course, InstantCluster, args.workers)
-        check(results, students, "sqlite")
-        figures["sqlite"] = seconds
-        print(f"  SQLite: {seconds:.1f} s, {seconds / students:.3f} s per student, {students / seconds:.1f} students/s", flush=True)
-
-        seconds, results = timed_grade(course, InstantCluster, args.workers)
+        print(f"{students} students, {args.workers} graded at once, instant executor", flush=True)
+        course = make_course(tmp / "sqlite-1", students)
+        measure("sqlite, 1 coordinator", course, InstantCluster, 1, "SQLite, 1 coordinator, executor in-process")
+        seconds, results = timed_grade(course, InstantCluster, args.workers, 1)
         unchanged = sum(result.unchanged for result in results)
         print(f"  resume pass (SQLite, {unchanged} of {students} unchanged): {seconds:.1f} s, {seconds / students * 1000:.1f} ms per student", flush=True)
-
+        measure(f"sqlite, {many} coordinators", make_course(tmp / "sqlite-k", students), through_dask, many,
+                f"SQLite, {many} coordinator processes, executor on {args.workers} Dask workers")
         if not args.no_postgres:
             from postgres import postgres_server
 
             with postgres_server() as url:
-                course = make_course(tmp / "postgres", students, db_url=url)
-                seconds, results = timed_grade(course, InstantCluster, args.workers)
-                check(results, students, "postgresql")
-                figures["postgres"] = seconds
-                print(f"  PostgreSQL: {seconds:.1f} s, {seconds / students:.3f} s per student, {students / seconds:.1f} students/s", flush=True)
-
-        if args.dask_workers:
-            course = make_course(tmp / "dask", students)
-            factory = functools.partial(GradingCluster, task=instant_outcome)
-            seconds, results = timed_grade(course, factory, args.dask_workers)
-            check(results, students, "dask")
-            figures["dask"] = seconds
-            print(f"  Dask, {args.dask_workers} local workers (worker start included): {seconds:.1f} s, {seconds / students:.3f} s per student; "
-                  f"the scheduler's overhead per task: {(seconds - figures['sqlite']) / students * 1000:+.1f} ms over in-process", flush=True)
-
-        course = make_course(tmp / "plain", students)
-        seconds = plain_nbgrader(course)
-        figures["plain"] = seconds
-        print(f"  anchor, plain nbgrader autograde without execution: {seconds:.1f} s, {seconds / students:.3f} s per student; "
-              f"course grade / plain: {figures['sqlite'] / seconds:.2f}", flush=True)
+                measure("postgresql, 1 coordinator", make_course(tmp / "postgres-1", students, db_url=url), InstantCluster, 1,
+                        "PostgreSQL, 1 coordinator, executor in-process")
+            with postgres_server() as url:
+                measure(f"postgresql, {many} coordinators", make_course(tmp / "postgres-k", students, db_url=url), through_dask,
+                        many, f"PostgreSQL, {many} coordinator processes, executor on {args.workers} Dask workers")
+        seconds = plain_nbgrader(make_course(tmp / "plain", students))
+        figures["plain nbgrader"] = seconds
+        print(f"  anchor, nbgrader autograde with its own pipelines, no execution, 1 process: {seconds:.1f} s, "
+              f"{seconds / students:.3f} s per student; course grade, 1 coordinator / plain: "
+              f"{figures['sqlite, 1 coordinator'] / seconds:.2f}; {many} coordinators / plain: {figures[f'sqlite, {many} coordinators'] / seconds:.2f}", flush=True)
 
     print(json.dumps({key: round(value / students, 4) for key, value in figures.items()}))
-    print(f"coordinator: {students} students, {figures['sqlite'] / students:.3f} s per student")
+    print(f"coordinator: {students} students, {figures[f'sqlite, {many} coordinators'] / students:.3f} s per student")
 
 
 if __name__ == "__main__":

@@ -70,13 +70,16 @@ def collect(assignment, archive, mapping, exchange):
 @click.option("--reverify", is_flag=True, help="Regrade every submission with the assignment's current checks, "
               "messages and thresholds, from what grading stored of its run: no notebook is run again, except where "
               "the stored run no longer stands for it (said per student).")
+@click.option("--coordinators", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes running nbgrader's steps and writing the gradebook at once, on the same workers: for a "
+              "large class on many cores (docs/benchmarks.md, \"A class of a thousand\").")
 @reports_course_errors
-def grade(assignment, student, workers, scheduler, force, reverify):
+def grade(assignment, student, workers, scheduler, force, reverify, coordinators):
     from . import grade as grade_module
 
     try:
         results = grade_module.main(assignment, student, console=console, workers=workers, scheduler=scheduler,
-                                    force=force, reverify=reverify)
+                                    force=force, reverify=reverify, coordinators=coordinators)
     except KeyboardInterrupt:
         sys.exit(130)
     if any(not result.graded for result in results):

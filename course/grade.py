@@ -322,12 +322,14 @@ def main(
     force: bool = False,
     cluster_factory=GradingCluster,
     reverify: bool = False,
+    coordinators: int = 1,
 ) -> list[StudentResult]:
     """Grade the class (or one student) on ``workers`` local processes, or on the Dask cluster at ``scheduler``.
 
     ``cluster_factory`` makes the run's GradingCluster (benchmarks give one whose execution returns at once).
     With ``reverify``, every student is graded again from their stored run where it still stands
-    (course.grading.reverify): new verdicts of the current spec, no notebook run.
+    (course.grading.reverify): new verdicts of the current spec, no notebook run. With ``coordinators`` > 1,
+    nbgrader's steps run in that many processes at once (grade_in_coordinators), on the same workers.
 
     Without ``force``, students graded to the end from an unchanged submission keep their grade (so a stopped
     run resumes where it stopped); students named in ``student`` (one, or a list) are always regraded.
@@ -338,6 +340,8 @@ def main(
         raise CourseError(f"No assignment '{assignment}' under {root / 'source'}.")
     if workers is not None and workers < 1:
         raise CourseError(f"--workers must be at least 1 (got {workers}).")
+    if coordinators < 1:
+        raise CourseError(f"--coordinators must be at least 1 (got {coordinators}).")
     load_spec(assignment)  # what grading checks: without it, nothing can be graded (SpecError says what to write)
     students = submitted_students(root, assignment)
     if student is not None:
@@ -355,7 +359,7 @@ def main(
         cluster = cluster_factory(workers or os.cpu_count() or 1, scheduler, root, tasks=len(students))
         cluster.start()
         try:
-            return _grade(console, root, assignment, student, students, force or reverify, cluster, locks, reverify)
+            return _grade(console, root, assignment, student, students, force or reverify, cluster, locks, reverify, coordinators)
         finally:
             cluster.close()
     finally:
@@ -387,7 +391,7 @@ def check_sandbox(api, console: Console, local: bool) -> None:
                       "processes is not capped (memory, CPU time and file size still are). `course doctor` says why.")
 
 
-def _grade(console, root, assignment, student, students, force, cluster, locks, reverify=False) -> list[StudentResult]:
+def _grade(console, root, assignment, student, students, force, cluster, locks, reverify=False, coordinators=1) -> list[StudentResult]:
     from .student.data import MnistLoadError, resolve_mnist_file
     from .grading.exceptions import SubmissionRefused
     from .student_ids import id_problem, lookalikes, visible
@@ -453,24 +457,28 @@ def _grade(console, root, assignment, student, students, force, cluster, locks, 
                 digests[name] = staged.digest  # the bytes actually graded: resume compares these
                 for note in staged.notes:
                     console.print(f"{escape(name)}: [dim]{escape(note)}[/]")
-            cluster.digests = digests
-            overrides = {"ExecuteOnWorker": {"executor": cluster},
-                         "CourseDirectory": {"submitted_directory": str(staging)}}
             try:
                 cluster.open(dict(api.config), mnist_file, tasks=len(pending))
             except (OSError, TimeoutError) as error:
                 raise CourseError(f"Could not start the grading workers: {error}") from None
-            if reverify:
-                from .grading.reverify import Reverification
+            shard = Shard(root, assignment, pending, notebooks, digests, str(staging), dict(api.config), mnist_file,
+                          cluster.workers, reverify, cluster.task)
+            stop = threading.Event()  # Ctrl-C: the submissions in progress stop, finished grades are kept
+            with progress_shown(console, assignment, len(pending)) as advance, ctrl_c_sets(stop, console):
+                def report(result: StudentResult) -> None:
+                    console.print(f"{escape(result.student)}: {result.describe()}")
+                    results.append(result)
+                    advance()
 
-                cluster.reverification = Reverification(root, assignment, api.config, mnist_file or None,
-                                                        cluster.workers, digests, cluster.stopping)
-                cluster.reverification.start(pending, notebooks)
-            with environment_kept_for_the_run(), one_engine_per_gradebook():
-                interrupted = grade_pending(console, cluster, root, assignment, pending, overrides, results, digests)
+                if coordinators > 1:
+                    console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}, "
+                                  f"{coordinators} coordinator processes.")
+                    grade_in_coordinators(cluster, shard, coordinators, report, stop)
+                else:
+                    console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
+                    grade_shard(cluster, shard, report, stop)
+            interrupted = stop.is_set()
         finally:
-            if cluster.reverification is not None:
-                cluster.reverification.close()
             shutil.rmtree(staging, ignore_errors=True)
     summarize(console, assignment, results, students)
     if interrupted:
@@ -530,31 +538,146 @@ def one_engine_per_gradebook():
             engine.dispose()
 
 
-def grade_pending(console, cluster, root, assignment, pending, overrides, results, digests) -> bool:
-    """Grade ``pending`` students at once on the open ``cluster``, appending to ``results``; True when stopped by Ctrl-C."""
+@dataclass
+class Shard:
+    """Students one coordinator grades, with what it needs to grade them: data only (it may be another process)."""
+
+    root: Path
+    assignment: str
+    students: list[str]
+    notebooks: list[str]
+    digests: dict[str, str]  # the hash of each staged submission's bytes (what resume compares)
+    staging: str  # the grader's copies of the submissions (stage_submission)
+    config: dict  # the course's nbgrader config
+    mnist_file: str | None
+    workers: int
+    reverify: bool
+    task: object  # what a worker does with a Job (GradingCluster.task)
+
+
+@contextmanager
+def progress_shown(console: Console, assignment: str, total: int):
+    """A progress bar under the students' lines; yields the function that advances it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    console.print(f"Grading {len(pending)} submission(s) of {assignment} on {cluster.describe()}.")
-    with Progress(*columns, console=console, transient=True) as progress, \
-            ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
-        task = progress.add_task(f"Grading {assignment}", total=len(pending))
-        futures = [threads.submit(grade_student, cluster, root, assignment, name, overrides, digests[name]) for name in pending]
-        try:
-            for future in as_completed(futures):
-                result = future.result()
-                console.print(f"{escape(result.student)}: {result.describe()}")
-                results.append(result)
-                progress.advance(task)
-        except KeyboardInterrupt:
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"Grading {assignment}", total=total)
+        yield lambda: progress.advance(task)
+
+
+@contextmanager
+def ctrl_c_sets(stop: threading.Event, console: Console):
+    """Ctrl-C while grading sets ``stop`` (and says so once) instead of raising KeyboardInterrupt wherever the
+    main thread happens to be: a result half reported, or half read from a coordinator process, would be lost."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum, frame):
+        if not stop.is_set():
             console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
-            cluster.stop()
-            reported = {result.student for result in results}
-            for future in futures:
-                if not future.cancel() and future.result().student not in reported:
-                    results.append(future.result())
-            return True
-    return False
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def grade_shard(cluster, shard: Shard, report, stop: threading.Event) -> None:
+    """Grade ``shard`` on the open ``cluster``, several students at once, calling ``report`` with each result as
+    it comes; ``stop`` set stops the submissions in progress (they are reported not graded yet)."""
+    cluster.digests = shard.digests
+    overrides = {"ExecuteOnWorker": {"executor": cluster}, "CourseDirectory": {"submitted_directory": shard.staging}}
+    threading.Thread(target=lambda: (stop.wait(), cluster.stop()), daemon=True, name="stop-watch").start()
+    if shard.reverify:
+        from traitlets.config import Config
+
+        from .grading.reverify import Reverification
+
+        cluster.reverification = Reverification(shard.root, shard.assignment, Config(shard.config), shard.mnist_file or None,
+                                                cluster.workers, shard.digests, cluster.stopping)
+        cluster.reverification.start(shard.students, shard.notebooks)
+    try:
+        with environment_kept_for_the_run(), one_engine_per_gradebook(), \
+                ThreadPoolExecutor(max_workers=cluster.slots + 1, thread_name_prefix="grade") as threads:
+            futures = [threads.submit(grade_student, cluster, shard.root, shard.assignment, name, overrides, shard.digests[name])
+                       for name in shard.students]
+            for future in as_completed(futures):
+                report(future.result())
+    finally:
+        if cluster.reverification is not None:
+            cluster.reverification.close()
+
+
+def coordinate(shard: Shard, scheduler: str, results, stop) -> None:
+    """One coordinator process of `course grade --coordinators K`: grade ``shard`` on the run's Dask scheduler,
+    putting each StudentResult on ``results`` (then None); ``stop`` set is Ctrl-C (the parent stops it, in order)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    reported: set[str] = set()
+
+    def report(result: StudentResult) -> None:
+        reported.add(result.student)
+        results.put(result)
+
+    cluster = GradingCluster(shard.workers, scheduler, shard.root, tasks=len(shard.students), task=shard.task)
+    try:
+        cluster.start()
+        cluster.open(shard.config, shard.mnist_file, tasks=len(shard.students))
+        grade_shard(cluster, shard, report, stop)
+    except Exception as error:  # a fault of the grader's: its students are reported not graded, with it
+        for name in shard.students:
+            if name not in reported:
+                report(StudentResult(name, False, grader_error=f"its coordinator process failed: {type(error).__name__}: {error}"))
+    finally:
+        cluster.close()
+        results.put(None)
+
+
+def grade_in_coordinators(cluster, shard: Shard, coordinators: int, report, stop: threading.Event) -> None:
+    """``shard``'s students split over ``coordinators`` processes, each running nbgrader's steps for its students
+    on the run's workers, so that the serial part of grading a class is divided among them (docs/benchmarks.md).
+    ``stop`` set stops them all, in order."""
+    import multiprocessing
+    import queue as queues
+    from dataclasses import replace
+
+    context = multiprocessing.get_context("spawn")
+    results, stopping = context.Queue(), context.Event()
+    threading.Thread(target=lambda: (stop.wait(), stopping.set()), daemon=True, name="stop-relay").start()
+    parts = [part for part in (shard.students[index::coordinators] for index in range(coordinators)) if part]
+    processes = [context.Process(target=coordinate, name=f"coordinator-{index}", args=(
+                     replace(shard, students=part, workers=max(1, shard.workers // coordinators)), cluster.address(), results, stopping))
+                 for index, part in enumerate(parts)]
+    for process in processes:
+        process.start()
+    reported, finished = set(), 0
+    while finished < len(processes):
+        try:
+            result = results.get(timeout=1)
+        except queues.Empty:
+            if not any(process.is_alive() for process in processes) and results.empty():
+                break  # a coordinator died without its end mark: its students are reported below
+            continue
+        if result is None:
+            finished += 1
+        else:
+            reported.add(result.student)
+            report(result)
+    for process in processes:
+        process.join()
+    for process, part in zip(processes, parts):
+        for name in part:
+            if name not in reported:
+                report(StudentResult(name, False, interrupted=stop.is_set(), grader_error=(
+                    f"its coordinator process stopped (exit status {process.exitcode}) before grading it")))
 
 
 def summarize(console: Console, assignment: str, results: list[StudentResult], students: list[str]) -> None:

@@ -119,6 +119,10 @@ class GradingCluster:
             slots[worker["host"]] += worker["nthreads"]
         return {host: min(count, self.tasks) for host, count in slots.items()}
 
+    def address(self) -> str:
+        """The scheduler's address: more coordinators of this run connect to it (course.grade.coordinate)."""
+        return self.scheduler or self.client.scheduler.address
+
     @property
     def slots(self) -> int:
         return sum(self.slots_per_host.values())

@@ -1,0 +1,118 @@
+"""CPU-seconds per perfect submission, all processes counted, split by role.
+
+`course grade --workers 1` grades K copies of the reference submission in a child process; every process of its
+tree is sampled every 0.1 s (psutil), and each process's last CPU time (user + system) is counted once, under its
+role: the kernel, the harness, the verifier, the Dask workers (with their sandbox launchers), the coordinator
+(the `course grade` process, its start included). Anchor, in the same run: plain `nbgrader autograde` of the same
+submissions (its own pipeline, no sandbox, no verification), sampled the same way.
+
+Prints figures; asserts nothing. Usage: python benchmarks/submission_cpu.py [--submissions 3]
+The last line reads `cpu: X CPU-s per perfect submission (course grade), Y (plain nbgrader)`. Target: <= 25.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from grading_throughput import ASSIGNMENT, make_course  # noqa: E402
+
+ROLES = (
+    ("kernel", "ipykernel"),
+    ("harness", "course.sandboxed.harness"),
+    ("verifier", "course.grading.verify"),
+    ("sandbox launcher", "course.grading.sandbox"),
+    ("Dask worker", "distributed"),
+    ("Dask worker", "multiprocessing"),
+)
+
+
+def role(process: psutil.Process, coordinator: int) -> str:
+    if process.pid == coordinator:
+        return "coordinator"
+    try:
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return "other"
+    for name, marker in ROLES:
+        if marker in command:
+            return name
+    return "other" if "bwrap" not in command else "sandbox launcher"
+
+
+def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[str, float], int]:
+    """(wall seconds, CPU-seconds by role, exit status) of ``command`` and every process it starts."""
+    last: dict[int, tuple[str, float]] = {}
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                tree = []
+            for member in tree:
+                try:
+                    times = member.cpu_times()
+                    name = last[member.pid][0] if member.pid in last else role(member, process.pid)
+                    last[member.pid] = (name, times.user + times.system)
+                except psutil.Error:
+                    pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    started = time.perf_counter()
+    sampler.start()
+    status = process.wait()
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    by_role: dict[str, float] = defaultdict(float)
+    for name, seconds in last.values():
+        by_role[name] += seconds
+    return wall, dict(by_role), status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=3)
+    args = parser.parse_args()
+    count = args.submissions
+    env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))}
+    with tempfile.TemporaryDirectory(prefix="submission-cpu-") as tmp:
+        course = make_course(Path(tmp) / "course", count, plain=False)
+        wall, ours, status = sampled_cpu([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1"], course, env)
+        if status != 0:
+            raise SystemExit(f"course grade exited {status}")
+        plain_course = make_course(Path(tmp) / "plain", count, plain=True)
+        subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"], cwd=plain_course,
+                       env=env, check=True, capture_output=True)
+        plain_wall, plain, status = sampled_cpu([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                                                plain_course, env)
+        if status != 0:
+            raise SystemExit(f"nbgrader autograde exited {status}")
+    total, plain_total = sum(ours.values()), sum(plain.values())
+    print(f"course grade --workers 1, {count} perfect submissions: {wall:.1f} s wall, {total:.1f} CPU-s")
+    for name, seconds in sorted(ours.items(), key=lambda item: -item[1]):
+        print(f"  {name:18s} {seconds / count:6.2f} CPU-s per submission")
+    print(f"plain nbgrader autograde: {plain_wall:.1f} s wall, {plain_total:.1f} CPU-s; "
+          f"course grade / plain: {total / plain_total:.2f}")
+    print(f"cpu: {total / count:.1f} CPU-s per perfect submission (course grade), {plain_total / count:.1f} (plain nbgrader)")
+
+
+if __name__ == "__main__":
+    main()
