@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2, help="batch verifiers at once (and students graded at once)")
+    parser.add_argument("--coordinators", type=int, default=2, help="processes running nbgrader's steps (course grade --coordinators)")
     args = parser.parse_args()
     os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
     quiet = Console(file=io.StringIO(), width=200)
@@ -53,11 +54,13 @@ def main() -> None:
         print(f"stored run: {size / 1e6:.1f} MB per student, {size * args.students / 1e9:.2f} GB for {args.students}", flush=True)
 
         started = time.perf_counter()
-        results = grade.main(ASSIGNMENT, root=course, console=quiet, workers=args.workers, reverify=True)
+        results = grade.main(ASSIGNMENT, root=course, console=quiet, workers=args.workers, reverify=True,
+                             coordinators=args.coordinators)
         seconds = time.perf_counter() - started
         reverified = sum(1 for result in results if result.how and result.how.startswith("re-verified"))
         full_marks = sum(1 for result in results if result.graded and result.score == result.max_score)
-        print(f"re-verified {reverified} of {args.students} ({full_marks} with full marks) with {args.workers} batch verifier(s): "
+        print(f"re-verified {reverified} of {args.students} ({full_marks} with full marks) with {args.workers} batch verifier(s) "
+              f"and {args.coordinators} coordinator(s): "
               f"{seconds:.1f} s; against a full regrade of each on one worker: {full / (seconds / args.students):.0f}x", flush=True)
         if reverified != args.students:
             raise SystemExit(f"only {reverified} of {args.students} students were re-verified; the others were run again")
