@@ -27,7 +27,7 @@ demo: setup
 	$(BIN)/course demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 benchmark: setup
 	$(BIN)/python benchmarks/tutorial.py
@@ -36,6 +36,10 @@ benchmark: setup
 	$(BIN)/python benchmarks/grading_overhead.py
 	$(BIN)/python benchmarks/grading_throughput.py
 	$(BIN)/python benchmarks/kernel_threads.py
+	$(BIN)/python benchmarks/submission_cpu.py
+	$(BIN)/python benchmarks/coordinator_scale.py
+	$(BIN)/python benchmarks/dask_scale.py
+	$(BIN)/python benchmarks/reverify_scale.py
 
 clean:
 	rm -rf $(VENV) build autograded/*/ feedback submitted gradebook.db grades.csv grades_*.csv

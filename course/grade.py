@@ -400,11 +400,14 @@ def _grade(console, root, assignment, student, students, force, cluster, locks, 
     local = cluster.scheduler is None
     check_sandbox(api, console, local)
     mnist_file = None
-    if local:
+    if local or reverify:  # --reverify verifies here: its verifiers need MNIST on this machine too
         try:
             mnist_file = str(resolve_mnist_file())
         except MnistLoadError as error:
-            raise CourseError(f"Grading needs MNIST on this machine: {error}") from None
+            if local:
+                raise CourseError(f"Grading needs MNIST on this machine: {error}") from None
+            console.print(f"[yellow]note:[/] no MNIST on this machine ({escape(str(error))}): --reverify cannot verify "
+                          "here, so every notebook is run again on the workers.")
     ensure_in_gradebook(api, assignment)
     notebooks = sorted(path.name for path in (root / "source" / assignment).glob("*.ipynb"))
 
@@ -577,8 +580,11 @@ def ctrl_c_sets(stop: threading.Event, console: Console):
         return
 
     def interrupted(signum, frame):
-        if not stop.is_set():
-            console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept.")
+        if stop.is_set():  # a second Ctrl-C: stop waiting for an orderly end
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        console.print("[yellow]Interrupted[/]: stopping the submissions in progress; finished grades are kept. "
+                      "Ctrl-C again to stop at once.")
         stop.set()
 
     previous = signal.signal(signal.SIGINT, interrupted)
@@ -624,8 +630,8 @@ def coordinate(shard: Shard, scheduler: str, results, stop) -> None:
     reported: set[str] = set()
 
     def report(result: StudentResult) -> None:
-        reported.add(result.student)
         results.put(result)
+        reported.add(result.student)
 
     cluster = GradingCluster(shard.workers, scheduler, shard.root, tasks=len(shard.students), task=shard.task)
     try:
@@ -672,7 +678,9 @@ def grade_in_coordinators(cluster, shard: Shard, coordinators: int, report, stop
             reported.add(result.student)
             report(result)
     for process in processes:
-        process.join()
+        process.join(timeout=60)
+        if process.is_alive():  # past its end mark, it has nothing left to report
+            process.kill()
     for process, part in zip(processes, parts):
         for name in part:
             if name not in reported:

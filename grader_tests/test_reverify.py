@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import zipfile
 from contextlib import contextmanager
@@ -15,8 +16,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 import nbformat
 
 from conftest import ASSIGNMENT, ROOT, make_course, run_course, submit
+from concurrent.futures import Future
+
 from course.grading import evidence
 from course.grading.reverify import Reverification
+from course.grading.verify import verify_batch
+from course.spec import load
 from course.student_ids import id_problem
 
 SPEC_FILE = ROOT / "course" / "assignments" / ASSIGNMENT / "__init__.py"
@@ -114,6 +119,68 @@ def test_stored_runs_live_where_no_student_id_and_no_sandbox_reaches():
     path = evidence.path_for(Path("/course"), ASSIGNMENT, "alice", f"{ASSIGNMENT}.ipynb")
     assert path.parts[:4] == ("/", "course", "autograded", evidence.EVIDENCE_DIR)
     assert id_problem(evidence.EVIDENCE_DIR) is not None
+
+
+def test_packing_never_fails_a_grade_and_keeps_nothing_it_cannot_keep_whole(tmp_path):
+    inputs = tmp_path / "verifier_in" / "harness"
+    inputs.mkdir(parents=True)
+    (inputs / "results.json").write_text("{}")
+    assert evidence.pack_inputs(inputs.parent, {})  # the honest tree is kept
+    odd_name = os.fsencode(str(inputs)) + b"/\xff\xfe.npz"  # a name student code can make, no zip can hold
+    with open(odd_name, "wb") as odd:
+        odd.write(b"x")
+    assert evidence.pack_inputs(inputs.parent, {}) == b""
+    os.remove(odd_name)
+    for index in range(evidence.MAX_ENTRIES):
+        (inputs / f"file{index}").write_bytes(b"x")
+    assert evidence.pack_inputs(inputs.parent, {}) == b""
+
+
+def test_the_run_context_changes_with_the_kernel_and_sandbox_settings():
+    base = {"Execute": {"timeout": 600}, "Sandbox": {"memory_bytes": 4}}
+    assert evidence.grading_context(base) == evidence.grading_context(json.loads(json.dumps(base)))
+    assert evidence.grading_context({**base, "Execute": {"timeout": 1200}}) != evidence.grading_context(base)
+    assert evidence.grading_context({**base, "Verification": {"harness_timeout": 900}}) != evidence.grading_context(base)
+
+
+def _reverification_with(tmp_path, record: dict) -> tuple[Reverification, tuple[str, str]]:
+    item = ("alice", f"{ASSIGNMENT}.ipynb")
+    reverification = Reverification(tmp_path, ASSIGNMENT, None, None, 1, {"alice": "d"}, threading.Event())
+    stored = evidence.read(_stored(tmp_path))
+    done = Future()
+    done.set_result({"job00000": record})
+    reverification._stored[item], reverification._job[item], reverification._futures[item] = stored, "job00000", done
+    return reverification, item
+
+
+def test_a_stored_run_the_verifier_could_not_verify_is_run_again_not_credited(tmp_path):
+    reverification, item = _reverification_with(tmp_path, {"verdicts": {}, "error": "FileNotFoundError: mnist.npz"})
+    try:
+        assert reverification.outcome(*item, "k", "job") is None
+        assert reverification.how["alice"].startswith("run again: its stored run could not be verified (FileNotFoundError")
+    finally:
+        reverification.close()
+    honest, item = _reverification_with(tmp_path / "honest", {"verdicts": {"test_scale_pair": {"passed": True}}})
+    try:
+        outcome = honest.outcome(*item, "k", "job")
+        assert outcome.record["verdicts"] == {"test_scale_pair": {"passed": True}} and outcome.worker == "re-verified"
+        assert honest.outcome(*item, "another key", "job") is None  # a run of other cells does not stand
+    finally:
+        honest.close()
+
+
+def test_the_batch_verifier_answers_each_job_as_it_goes_and_one_broken_job_stops_no_other(tmp_path, mnist_path):
+    inbox = tmp_path / "in"
+    (inbox / "job00000" / "harness").mkdir(parents=True)
+    (inbox / "job00000" / "harness" / "results.json").write_text("{not json")
+    (inbox / "jobs.json").write_text(json.dumps({"job00000": {}, "job00001": {"errors_before": "not a mapping"}}))
+    out = io.StringIO()
+    verify_batch(load(ASSIGNMENT), inbox, out)
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [answer["job"] for answer in answers] == ["job00000", "job00001"]
+    assert answers[0]["record"]["verdicts"] and not answers[0]["record"].get("error")  # every test answered, failed
+    assert not any(verdict["passed"] for verdict in answers[0]["record"]["verdicts"].values())
+    assert "error" in answers[1]["record"]
 
 
 # --- a class graded, its threshold changed, reverified ----------------------------------------------------------

@@ -45,6 +45,7 @@ class GradingCluster:
         returns at once, to measure everything but the execution)."""
         self.workers, self.scheduler, self.course_root, self.tasks, self.task = workers, scheduler, course_root, tasks, task
         self.config: dict = {}
+        self.context = ""
         self.mnist_file: str | None = None
         self.run_id = uuid.uuid4().hex  # in every task key: two runs, or two courses, on one scheduler never share one
         self.digests: dict[str, str] = {}  # student -> sha256 of the notebook bytes being graded (course.grade)
@@ -97,6 +98,7 @@ class GradingCluster:
         if self._start_error is not None:
             raise self._start_error
         self.config, self.mnist_file, self.tasks = config, mnist_file, tasks
+        self.context = evidence.grading_context(config)  # in every run's key (course.grading.evidence)
         if self.cluster is not None and len(self.cluster.workers) > tasks:
             self.cluster.scale(tasks)  # submissions graded before keep their grade: fewer to grade than started
         self.slots_per_host = self._slots_per_host()
@@ -161,13 +163,15 @@ class GradingCluster:
         job = Job(job_id, student, assignment, notebook_name, notebook, answers, self.config, self.mnist_file,
                   self.slots_per_host)
         spec = load(assignment)
-        key = evidence.run_key(notebook, answers, spec.harness_plan(), spec.kernel_exports())
+        key = evidence.run_key(notebook, answers, spec.harness_plan(), spec.kernel_exports(), self.context)
         self.gradebook_lock.release()
         try:
             if self.stopping.is_set():
                 raise GradingInterrupted(student)
             outcome = self.reverification.outcome(student, notebook_name, key, job_id) if self.reverification else None
             if outcome is None:
+                if self.stopping.is_set():
+                    raise GradingInterrupted(student)
                 outcome = self.run(job)
             if outcome.job_id != job_id:
                 raise GradingError(f"a worker returned the result of {outcome.job_id} for {job_id}; nothing of it was kept")

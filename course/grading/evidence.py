@@ -26,7 +26,7 @@ EVIDENCE_DIR = ".evidence"
 INPUTS_PREFIX = "verifier/"  # the verifier's input tree, as it saw it
 EXECUTED_NOTEBOOK = "executed.ipynb"
 RUN_FILE = "run.json"  # the run's key, the submission's digest, when each artifact was saved, what the worker said
-MAX_EVIDENCE_BYTES = 400_000_000  # uncompressed, all entries together
+MAX_EVIDENCE_BYTES = 100_000_000  # uncompressed, all entries together (an honest run: about 12 MB)
 MAX_ENTRIES = 200
 RUN_FIELDS = ("stopped", "executed", "sandboxed", "skipped_files")  # of the worker's record: facts of the run itself
 
@@ -35,11 +35,12 @@ class EvidenceProblem(Exception):
     """Stored evidence that cannot stand for a run: missing, unreadable, or of another run. The message says which."""
 
 
-def run_key(notebook: str, answers: str, harness_plan: dict, kernel_exports: dict) -> str:
+def run_key(notebook: str, answers: str, harness_plan: dict, kernel_exports: dict, context: str = "") -> str:
     """What the kernel, the harness and the notebook's artifact exports were given, as one hash: of each notebook,
-    its cells' kinds, sources and nbgrader metadata (not cell ids, which are made anew for every run)."""
+    its cells' kinds, sources and nbgrader metadata (not cell ids, which are made anew for every run), and the
+    ``context`` (grading_context)."""
     digest = hashlib.sha256()
-    parts = (_cells(notebook), _cells(answers), harness_plan, kernel_exports)
+    parts = (_cells(notebook), _cells(answers), harness_plan, kernel_exports, context)
     for part in parts:
         digest.update(hashlib.sha256(json.dumps(part, sort_keys=True).encode()).digest())
     return digest.hexdigest()
@@ -55,16 +56,44 @@ def _text(source) -> str:
 
 
 def pack_inputs(verifier_in: Path, errors_before: dict[str, bool]) -> bytes:
-    """The verifier's input tree (regular files only, as the grader copied them) and when each artifact was saved."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        for folder, _, files in os.walk(verifier_in, followlinks=False):
-            for name in sorted(files):
-                path = Path(folder) / name
-                if path.is_file() and not path.is_symlink():
-                    archive.write(path, INPUTS_PREFIX + path.relative_to(verifier_in).as_posix())
-        archive.writestr("errors_before.json", json.dumps(errors_before))
-    return buffer.getvalue()
+    """The verifier's input tree (regular files only, as the grader copied them) and when each artifact was saved;
+    empty when it cannot be kept whole (more than the caps, a name no zip can hold): that run is then graded again
+    in full by --reverify. Packing never changes the grade itself."""
+    files = []
+    for folder, _, names in os.walk(verifier_in, followlinks=False):
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                files.append(path)
+    try:
+        if len(files) > MAX_ENTRIES - 3 or sum(path.stat().st_size for path in files) > MAX_EVIDENCE_BYTES:
+            return b""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for path in files:
+                archive.write(path, INPUTS_PREFIX + path.relative_to(verifier_in).as_posix())
+            archive.writestr("errors_before.json", json.dumps(errors_before))
+        return buffer.getvalue()
+    except (OSError, ValueError, UnicodeError):  # a name student code made that a zip cannot hold, say
+        return b""
+
+
+def grading_context(config: dict) -> str:
+    """What else shapes a run besides its cells: the settings of the kernel, the harness and the sandbox, and the
+    code on their side (course.sandboxed, course.student, the kernel's runner). A stored run made under others
+    does not stand for a new one (an instructor who raised a timeout gets the notebooks run again)."""
+    from . import kernel_run
+
+    digest = hashlib.sha256()
+    sections = {name: dict(config.get(name, {})) for name in CONTEXT_SETTINGS}
+    digest.update(json.dumps(sections, sort_keys=True, default=str).encode())
+    package = Path(kernel_run.__file__).resolve().parents[1]
+    for path in sorted([*package.glob("sandboxed/*.py"), *package.glob("student/*.py"), Path(kernel_run.__file__)]):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+CONTEXT_SETTINGS = ("Execute", "ResilientExecute", "Verification", "Sandbox")
 
 
 def path_for(root: Path, assignment: str, student: str, notebook_name: str) -> Path:

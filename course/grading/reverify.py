@@ -83,48 +83,69 @@ class Reverification:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.stopping.is_set():
-            for process in list(self._running):
+            with self._lock:
+                running = list(self._running)
+            for process in running:
                 process.process.kill()
         self._pool.shutdown(wait=True)
 
     def _verify_batch(self, batch: list[tuple[str, str]]) -> dict[str, dict]:
-        """{job: record} of one verifier process; a job missing from it is run again (its reason is the batch's)."""
+        """{job: record} of a verifier process over ``batch``; the jobs it did not reach get one more process, then
+        are run again in full (with the reason)."""
         inbox = Path(tempfile.mkdtemp(prefix="course-reverify-"))
-        settings = SandboxSettings.from_config(Sandbox(config=self.config), self.mnist_file)
         try:
-            jobs, home = {}, inbox / "home"
-            home.mkdir()
             (inbox / "in").mkdir()
+            jobs = {}
             for item in batch:
                 if self._read(item, inbox / "in"):
                     jobs[self._job[item]] = {"errors_before": self._stored[item].errors_before}
-            if not jobs:
-                return {}
-            (inbox / "in" / "jobs.json").write_text(json.dumps(jobs))
-            timeout = Verification(config=self.config).verifier_timeout + SECONDS_PER_STUDENT * len(jobs)
+            records: dict[str, dict] = {}
+            why = ""
+            for _ in range(2):  # one more process for the jobs a stopped one did not reach
+                left = {job: told for job, told in jobs.items() if job not in records}
+                if not left or self.stopping.is_set():
+                    break
+                done, why = self._run_verifier(inbox, left)
+                records.update(done)
+            for item in batch:
+                if item not in self.reasons and self._job[item] not in records:
+                    self.reasons[item] = f"the verifier of its batch {why or 'was stopped'} before verifying it"
+            return records
+        finally:
+            shutil.rmtree(inbox, ignore_errors=True)
+
+    def _run_verifier(self, inbox: Path, jobs: dict) -> tuple[dict[str, dict], str]:
+        """({job: record} of one sandboxed verifier process over ``jobs``, why it stopped early or "")."""
+        (inbox / "in" / "jobs.json").write_text(json.dumps(jobs))
+        home = Path(tempfile.mkdtemp(prefix="home-", dir=inbox))
+        settings = SandboxSettings.from_config(Sandbox(config=self.config), self.mnist_file)
+        timeout = Verification(config=self.config).verifier_timeout + SECONDS_PER_STUDENT * len(jobs)
+        try:
             process = SandboxedProcess(
                 settings, ["course.grading.verify", "--batch", self.assignment, str(inbox / "in")], home,
                 PackageView.GRADER, timeout, readable=(inbox / "in",), env=tensorflow_threads(1),
-                max_output_bytes=MAX_RECORD_BYTES * len(batch),
+                max_output_bytes=MAX_RECORD_BYTES * len(jobs),
             )
-            self._running.add(process)
+            with self._lock:
+                self._running.add(process)
             try:
                 status, output = process.wait()
             finally:
-                self._running.discard(process)
-            try:
-                records = json.loads(output)["records"]
-                if not isinstance(records, dict):
-                    raise ValueError("not a mapping")
-            except (ValueError, KeyError, TypeError):
-                why = f"ran out of time ({timeout} s)" if status is None else f"stopped (exit status {status})"
-                records = {}
-                for item in batch:
-                    self.reasons.setdefault(item, f"the verifier of its batch {why} without verdicts")
-            return records
+                with self._lock:
+                    self._running.discard(process)
         finally:
             settings.cleanup()
-            shutil.rmtree(inbox, ignore_errors=True)
+        records = {}
+        for line in output.decode(errors="replace").splitlines():
+            try:
+                answer = json.loads(line)
+                if answer["job"] in jobs and isinstance(answer["record"], dict):
+                    records[answer["job"]] = answer["record"]
+            except (ValueError, KeyError, TypeError):
+                continue
+        why = "" if len(records) == len(jobs) else (
+            f"ran out of time ({timeout} s)" if status is None else f"stopped (exit status {status})")
+        return records, why
 
     def outcome(self, student: str, notebook: str, key: str, job_id: str) -> Outcome | None:
         """The stored run with new verdicts, or None (and ``how`` says why) when it must be run again."""
@@ -140,6 +161,9 @@ class Reverification:
         if stored is not None and stored.run.get("key") != key:
             self.reasons[item] = "the notebook as graded, or the harness's calls, changed since its stored run"
         record = records.get(self._job.get(item)) if item not in self.reasons else None
+        if isinstance(record, dict) and record.get("error"):  # verified by nothing: its notebook is run again
+            self.reasons[item] = f"its stored run could not be verified ({str(record['error'])[:200]})"
+            record = None
         if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
             reason = self.reasons.get(item, "its stored run was not verified")
             with self._lock:

@@ -365,27 +365,39 @@ def _told_errors_before(name: str) -> bool:
         return False
 
 
-def verify_batch(spec, inbox: Path) -> dict[str, dict]:
-    """The records of many notebooks' stored inputs (course.grade --reverify), one after the other in this process.
+def verify_batch(spec, inbox: Path, out) -> None:
+    """The records of many notebooks' stored inputs (course.grade --reverify), one after the other in this process,
+    each written to ``out`` as one JSON line ``{"job": ..., "record": ...}`` as soon as it is made: a batch that
+    stops part-way keeps the records before it.
 
     INBOX/jobs.json names each job folder and when its artifacts were saved. Nothing of one job is kept for the
-    next: a fresh Verifier, and Keras' session cleared; only the grader's own MNIST arrays stay loaded."""
+    next: a fresh Verifier, and Keras' session cleared; only the grader's own MNIST arrays stay loaded. A job gets
+    JOB_SECONDS at most."""
+    import signal
+
     import keras
 
-    records = {}
+    def too_long(signum, frame):
+        raise TimeoutError(f"its verification took longer than {JOB_SECONDS} s")
+
+    signal.signal(signal.SIGALRM, too_long)
     jobs = json.loads((inbox / JOBS_FILE).read_text())
     for job, told in jobs.items():
         record: dict = {"verdicts": {}}
         try:
+            signal.alarm(JOB_SECONDS)
             errors_before = told.get("errors_before", {})
             record["verdicts"] = verify(spec, inbox / job, lambda name: bool(errors_before.get(name)))
         except Exception as error:  # noqa: BLE001 - this job's record says so; the others are still verified
-            record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
-        records[job] = record
+            record = {"verdicts": {}, "error": f"{type(error).__name__}: {str(error)[:500]}"}
+        finally:
+            signal.alarm(0)
+        out.write(json.dumps({"job": job, "record": record}) + "\n")
+        out.flush()
         keras.backend.clear_session()
-    return records
 
 
+JOB_SECONDS = 120  # one stored run's verification: about a second when honest
 JOBS_FILE = "jobs.json"
 
 
@@ -393,17 +405,19 @@ def main(argv: list[str] | None = None) -> None:
     """Verdicts as JSON on stdout. Whatever goes wrong, the output says so as data: the grader then marks the
     student "could not verify" instead of failing the batch.
 
-    ``ASSIGNMENT INPUTS``: one notebook, told on stdin as it runs. ``--batch ASSIGNMENT INBOX``: stored runs
-    (``{"records": {job: record}}``)."""
+    ``ASSIGNMENT INPUTS``: one notebook, told on stdin as it runs. ``--batch ASSIGNMENT INBOX``: stored runs,
+    one JSON line each (verify_batch)."""
     from course import spec as specs
 
     argv = sys.argv[1:] if argv is None else argv
     record: dict = {"verdicts": {}}
+    out = sys.stdout
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             if argv[0] == "--batch":
-                record = {"records": verify_batch(specs.load(argv[1]), Path(argv[2]))}
+                verify_batch(specs.load(argv[1]), Path(argv[2]), out)
+                return
             else:
                 spec, inputs_dir = specs.load(argv[0]), Path(argv[1])
                 sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
