@@ -92,7 +92,9 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=3)
     args = parser.parse_args()
     count = args.submissions
-    env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))}
+    env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz")),
+           # nbgrader runs the `alembic` of its environment, which is not on PATH when the venv is not activated
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
     with tempfile.TemporaryDirectory(prefix="submission-cpu-") as tmp:
         course = make_course(Path(tmp) / "course", count, plain=False)
         wall, ours, status = sampled_cpu([sys.executable, "-m", "course", "grade", ASSIGNMENT, "--workers", "1"], course, env)
