@@ -20,6 +20,7 @@ The last line reads `coordinator: N students, X s per student` (SQLite, K coordi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import io
 import json
@@ -102,6 +103,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="submissions graded at once")
     parser.add_argument("--coordinators", type=int, default=2, help="coordinator processes for the main figure")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
+    parser.add_argument("--no-single-postgres", action="store_true", help="skip PostgreSQL with one coordinator (the slowest)")
     args = parser.parse_args()
     students, many = args.students, args.coordinators
     os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
@@ -128,9 +130,10 @@ def main() -> None:
         if not args.no_postgres:
             from postgres import postgres_server
 
-            with postgres_server() as url:
-                measure("postgresql, 1 coordinator", make_course(tmp / "postgres-1", students, db_url=url), InstantCluster, 1,
-                        "PostgreSQL, 1 coordinator, executor in-process")
+            with postgres_server() if not args.no_single_postgres else contextlib.nullcontext() as url:
+                if url is not None:
+                    measure("postgresql, 1 coordinator", make_course(tmp / "postgres-1", students, db_url=url), InstantCluster, 1,
+                            "PostgreSQL, 1 coordinator, executor in-process")
             with postgres_server() as url:
                 measure(f"postgresql, {many} coordinators", make_course(tmp / "postgres-k", students, db_url=url), through_dask,
                         many, f"PostgreSQL, {many} coordinator processes, executor on {args.workers} Dask workers")
