@@ -59,7 +59,9 @@ def main(assignment: str, root: Path | None = None, console: Console | None = No
     students = []
     if autograded.is_dir():
         with os.scandir(autograded) as entries:
-            students = sorted(entry.name for entry in entries if entry.is_dir() and (Path(entry.path) / assignment).is_dir())
+            # a dot folder is the grader's own (autograded/.evidence: stored runs); no student id starts with '.'
+            students = sorted(entry.name for entry in entries
+                              if entry.is_dir() and not entry.name.startswith(".") and (Path(entry.path) / assignment).is_dir())
     if not students:
         raise CourseError(f"Nothing graded for '{assignment}' yet: run `course grade {assignment}` first.")
     written, failed = [], []
