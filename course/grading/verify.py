@@ -311,19 +311,36 @@ def architecture_difference(trained, built, built_by: str = "the model function"
 
 def _predict_once_per_grader_array(model) -> None:
     """The trained model is scored on the grader's test images by its accuracy check and again by the test/train
-    comparison: its predictions on the grader's own arrays (cached, never changed) are made once."""
+    comparison: its predictions on the grader's own arrays (cached, never changed) are made once, batch by batch
+    as ``predict`` makes them, without Keras' per-call machinery (a third of a stored run's re-verification,
+    benchmarks/reverify_scale.py)."""
     predict, made = model.predict, {}
     grader_arrays = {id(array): array for array in (_test_set()[0], _train_sample()[0])}
 
     def predict_once(images, *args, **kwargs):
-        if grader_arrays.get(id(images)) is not images or args:
+        if grader_arrays.get(id(images)) is not images or args or set(kwargs) - {"batch_size", "verbose"}:
             return predict(images, *args, **kwargs)
         key = (id(images), kwargs.get("batch_size"))
         if key not in made:
-            made[key] = predict(images, **kwargs)
+            made[key] = _predictions(model, images, kwargs.get("batch_size") or DEFAULT_BATCH_SIZE, predict)
         return made[key].copy()
 
     model.predict = predict_once
+
+
+def _predictions(model, images, batch_size: int, predict):
+    """What ``model.predict(images, batch_size=batch_size)`` returns, from the model's forward pass on each batch
+    in one traced function; Keras' own ``predict`` for outputs that are not one array."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    try:
+        batches = [forward(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+        if all(isinstance(batch, tf.Tensor) for batch in batches):
+            return np.concatenate([batch.numpy() for batch in batches])
+    except Exception:  # noqa: BLE001 - Keras' predict reports it in its own words
+        pass
+    return predict(images, batch_size=batch_size, verbose=0)
 
 
 def _accuracy(model, images, labels) -> float:
@@ -403,7 +420,7 @@ def _verify_jobs(spec, inbox: Path, out) -> None:
             signal.alarm(0)
         out.write(json.dumps({"job": job, "record": record}) + "\n")
         out.flush()
-        keras.backend.clear_session()
+        keras.backend.clear_session(free_memory=False)  # Keras' state reset; its full garbage collection is a tenth of a job
 
 
 JOB_SECONDS = 120  # one stored run's verification: about a second when honest
