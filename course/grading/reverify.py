@@ -33,7 +33,7 @@ def wait_watching(future: Future, stopping: threading.Event, student: str) -> No
             return
     raise GradingInterrupted(student)
 
-BATCH_SIZE = 50  # students per verifier process: its start (TensorFlow, MNIST: ~5 s) spread over them
+BATCH_SIZE = 100  # students per verifier process: its start (TensorFlow, MNIST: ~5 s) spread over them
 SECONDS_PER_STUDENT = 60  # on top of the verifier's own timeout, for a batch
 
 
