@@ -39,12 +39,18 @@ ROLES = (
 )
 
 
-def role(process: psutil.Process, coordinator: int) -> str:
+WARM_VERIFIER = "course.grading.verify --serve"  # its forked children are counted in it, as they end
+
+
+def role(process: psutil.Process, coordinator: int) -> str | None:
+    """The role ``process`` is counted under; None for a warm verifier's child (counted in the warm verifier)."""
     if process.pid == coordinator:
         return "coordinator"
     try:
         command = " ".join(process.cmdline())
-    except psutil.Error:
+        if WARM_VERIFIER in command and WARM_VERIFIER in " ".join(process.parent().cmdline()):
+            return None
+    except (psutil.Error, AttributeError):
         return "other"
     for name, marker in ROLES:
         if marker in command:
@@ -69,7 +75,10 @@ def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[s
                 try:
                     times = member.cpu_times()
                     name = last[member.pid][0] if member.pid in last else role(member, process.pid)
-                    last[member.pid] = (name, times.user + times.system)
+                    seconds = times.user + times.system
+                    if WARM_VERIFIER in " ".join(member.cmdline()):  # with its children that have ended
+                        seconds += times.children_user + times.children_system
+                    last[member.pid] = (name, seconds)
                 except psutil.Error:
                     pass
             time.sleep(0.1)
@@ -83,7 +92,8 @@ def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[s
     sampler.join()
     by_role: dict[str, float] = defaultdict(float)
     for name, seconds in last.values():
-        by_role[name] += seconds
+        if name is not None:
+            by_role[name] += seconds
     return wall, dict(by_role), status
 
 

@@ -321,6 +321,23 @@ class SandboxSettings:
         return {**os.environ, **({"MNIST_PATH": self.mnist_file} if self.mnist_file else {}), **(env or {})}
 
 
+def start_sandboxed(settings: SandboxSettings, module_and_args: list[str], workdir: Path, view: tuple[str, ...], stdout,
+                    niceness: int = 0, *, writable=(), readable=(), env=None) -> tuple[subprocess.Popen, SandboxPlan | None]:
+    """``python -I -m MODULE ARGS`` started in the sandbox (or bare, sandboxing off), its stdin a pipe, its output to
+    ``stdout``, at ``niceness``; with the plan whose cgroup its end must remove."""
+    command, plan = [sys.executable, "-I", "-m", *module_and_args], None
+    if settings.bwrap:
+        plan = settings.plan(command, workdir, view, writable=writable, readable=readable, env=env)
+        command, popen_env = launcher_command(plan), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    else:
+        popen_env = settings.bare_env(env)
+    process = subprocess.Popen(
+        command, cwd=workdir, stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.DEVNULL,
+        env=popen_env, preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
+    )
+    return process, plan
+
+
 class SandboxedProcess:
     """``python -I -m MODULE ARGS`` in the sandbox, started at once, at ``niceness`` below the kernel.
 
@@ -330,18 +347,9 @@ class SandboxedProcess:
     def __init__(self, settings: SandboxSettings, module_and_args: list[str], workdir: Path, view: tuple[str, ...],
                  timeout: float, niceness: int = 0, writable=(), readable=(), env=None, max_output_bytes: int = 20_000_000):
         self.module, self.timeout, self.max_output_bytes = module_and_args[0], timeout, max_output_bytes
-        command = [sys.executable, "-I", "-m", *module_and_args]
-        self.plan = None
-        if settings.bwrap:
-            self.plan = settings.plan(command, workdir, view, writable=writable, readable=readable, env=env)
-            command, popen_env = launcher_command(self.plan), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        else:
-            popen_env = settings.bare_env(env)
         self.stdout_file = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            command, cwd=workdir, stdin=subprocess.PIPE, stdout=self.stdout_file, stderr=subprocess.DEVNULL,
-            env=popen_env, preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
-        )
+        self.process, self.plan = start_sandboxed(settings, module_and_args, workdir, view, self.stdout_file, niceness,
+                                                  writable=writable, readable=readable, env=env)
 
     def say(self, line: str) -> None:
         """One line on its stdin, now; a process that has ended is told nothing (``wait`` reports it)."""

@@ -4,7 +4,9 @@ Three folders the grader makes, out of the kernel's sight:
 - ``harness/in``: the answers notebook (the setup cells and the cells the student could edit), read-only to the
   harness; ``harness/out``: the only place the harness (which runs student code) may write;
 - ``verifier/in``: copies the grader makes of what the harness and the notebook saved (``harness``,
-  ``artifacts/<name>``), read-only to the verifier, which runs no student code and answers on its stdout.
+  ``artifacts/<name>``), read-only to the verifier, which runs no student code and answers on its stdout. On a Dask
+  worker the verifier is a fresh child of the worker's warm verifier, and this folder is in that one's inbox
+  (course.grading.warm_verifier).
 
 What runs, and on what, is the assignment's spec (course.spec): the harness gets its calls as JSON, the verifier
 loads the spec itself (it runs no student code).
@@ -30,6 +32,7 @@ from course.sandboxed.artifacts import ARTIFACTS_DIR
 from .evidence import pack_inputs
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
 from .untrusted_files import copy_tree
+from .warm_verifier import WarmVerifiers
 
 # The harness and the verifier yield the CPU to the student's kernel, whose run is what grading waits for; they
 # still get any core the kernel leaves idle (docs/benchmarks.md, issue 3).
@@ -49,12 +52,11 @@ class OutsideVerification:
     """Start with the kernel; ``artifact_saved`` when the notebook has saved an artifact; ``record`` at the end."""
 
     def __init__(self, settings: SandboxSettings, config: Verification, spec, answers: nbformat.NotebookNode,
-                 kernel_workdir: Path, notebook_timeout: float, env: dict):
+                 kernel_workdir: Path, notebook_timeout: float, env: dict, warm_verifiers: WarmVerifiers | None = None):
         self.config, self.kernel_workdir, self.artifacts = config, kernel_workdir, [artifact.name for artifact in spec.artifacts]
         self.root = Path(tempfile.mkdtemp(prefix="course-verification-"))
         harness_in, self.harness_out = self.root / "harness" / "in", self.root / "harness" / "out"
-        self.verifier_in, verifier_home = self.root / "verifier" / "in", self.root / "verifier" / "home"
-        for folder in (harness_in, self.harness_out, self.verifier_in, verifier_home):
+        for folder in (harness_in, self.harness_out):
             folder.mkdir(parents=True)
         answers_path, plan_path = harness_in / "answers.ipynb", harness_in / "plan.json"
         nbformat.write(answers, answers_path)
@@ -63,11 +65,20 @@ class OutsideVerification:
             settings, ["course.sandboxed.harness", str(answers_path), str(plan_path), str(self.harness_out)], self.harness_out,
             PackageView.BESIDE_STUDENT_CODE, config.harness_timeout, HELPER_NICENESS, readable=(harness_in,), env=env,
         )
-        self.verifier = SandboxedProcess(
-            settings, ["course.grading.verify", spec.name, str(self.verifier_in)], verifier_home, PackageView.GRADER,
-            config.harness_timeout + notebook_timeout + config.verifier_timeout, HELPER_NICENESS,
-            readable=(self.verifier_in,), env=env,
-        )
+        verifier_timeout = config.harness_timeout + notebook_timeout + config.verifier_timeout
+        self._warm_verifiers, self._warm = warm_verifiers, None
+        if warm_verifiers is not None:  # a warm verifier of this worker's: a fresh child of it for this notebook
+            self._warm = warm_verifiers.take(settings, env, HELPER_NICENESS)
+            self.verifier = self._warm.job(spec.name, verifier_timeout)
+            self.verifier_in = self.verifier.inputs
+        else:
+            self.verifier_in, verifier_home = self.root / "verifier" / "in", self.root / "verifier" / "home"
+            for folder in (self.verifier_in, verifier_home):
+                folder.mkdir(parents=True)
+            self.verifier = SandboxedProcess(
+                settings, ["course.grading.verify", spec.name, str(self.verifier_in)], verifier_home, PackageView.GRADER,
+                verifier_timeout, HELPER_NICENESS, readable=(self.verifier_in,), env=env,
+            )
         self.skipped: list[str] = []
         self.evidence = b""  # the verifier's inputs, packed by ``record`` (course.grading.evidence)
         self._saved = {name: threading.Event() for name in self.artifacts}
@@ -80,16 +91,19 @@ class OutsideVerification:
         self.skipped += report.skipped
 
     def _tell_verifier(self) -> None:
+        # every line is said whatever happens: a warm verifier's child waits for each of them
         try:
             self.harness.wait()
             self._copy(self.harness_out, "", self.verifier_in / "harness")
         finally:
             self.verifier.say("harness ended\n")
         for name in self.artifacts:
-            # bounded, so that a notebook that never reaches the cell leaves no verifier waiting for ever
-            self._saved[name].wait(timeout=self.verifier.timeout)
-            self._copy(self.kernel_workdir, f"{ARTIFACTS_DIR}/{name}", self.verifier_in / "artifacts" / name)
-            self.verifier.say(json.dumps({"artifact": name, "errors before": self._errors_before[name]}) + "\n")
+            try:
+                # bounded, so that a notebook that never reaches the cell leaves no verifier waiting for ever
+                self._saved[name].wait(timeout=self.verifier.timeout)
+                self._copy(self.kernel_workdir, f"{ARTIFACTS_DIR}/{name}", self.verifier_in / "artifacts" / name)
+            finally:
+                self.verifier.say(json.dumps({"artifact": name, "errors before": self._errors_before[name]}) + "\n")
 
     def artifact_saved(self, name: str, errors_before: bool = False) -> None:
         """The kernel has saved artifact ``name``; ``errors_before``: a cell before it raised (training may not have run)."""
@@ -119,3 +133,6 @@ class OutsideVerification:
             return record
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._warm is not None:
+                self.verifier.close()
+                self._warm_verifiers.give_back(self._warm)

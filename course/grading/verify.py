@@ -26,6 +26,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -374,12 +375,108 @@ def verify(spec, inputs_dir: Path, errors_before) -> dict[str, dict]:
     return verdicts
 
 
-def _told_errors_before(name: str) -> bool:
-    told = sys.stdin.readline()  # the notebook has saved this artifact (or has ended)
+def _errors_before_in(told: str | None) -> bool:
+    """Whether the line saying the notebook has saved an artifact (or has ended) says a cell raised before it."""
     try:
-        return bool(json.loads(told).get("errors before"))
+        return bool(json.loads(told or "").get("errors before"))
     except (ValueError, AttributeError):
         return False
+
+
+def verify_told(assignment: str, inputs_dir: Path, read_line) -> dict:
+    """The record of one notebook as it runs: ``read_line()`` gives the line saying the harness has ended (what it
+    saved is final), then one per artifact as the notebook saves it. Whatever goes wrong, the record says so as
+    data (the grader then marks the student "could not verify")."""
+    from course import spec as specs
+
+    record: dict = {"verdicts": {}}
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            spec = specs.load(assignment)
+            read_line()  # the harness has ended
+            record["verdicts"].update(verify(spec, inputs_dir, lambda name: _errors_before_in(read_line())))
+    except BaseException as error:  # noqa: BLE001 - reported as data
+        record = {"verdicts": {}, "error": f"{type(error).__name__}: {str(error)[:500]}"}
+    return record
+
+
+# --- kept warm on a grading worker (course.grading.warm_verifier) ---------------------------------------------
+
+PR_SET_DUMPABLE = 4  # prctl(2)
+JOB_NAME = re.compile(r"job-[0-9a-f]{1,32}")
+ASSIGNMENT_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+MAX_TOLD_BYTES = 100_000  # a line the grader sends: a few dozen bytes
+
+
+def serve(inbox: Path) -> None:
+    """``--serve INBOX``: verify notebook after notebook, each in a fresh child process forked from this one.
+
+    This process imports TensorFlow and Keras and loads the grader's MNIST arrays once, and then only forks: it
+    never opens a student's file. Each child verifies one notebook exactly as ``ASSIGNMENT INPUTS`` does (its inputs
+    in INBOX/<job>, the grader's lines on the shared stdin), writes its record as one line, and exits: nothing of
+    one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process, so a child
+    that dies without a record still ends its job. The grader sends a job as ``{"job": name, "assignment": name}``.
+    """
+    import ctypes
+
+    import keras  # noqa: F401 - TensorFlow and Keras, imported once for every notebook after
+    from course.student import checks  # noqa: F401
+
+    # A child cannot read or trace this process (nor, forked from it, each other): non-dumpable, same user
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _test_set(), _train_sample()
+    while (line := _read_line()) is not None:
+        try:
+            request = json.loads(line)
+            job, assignment = str(request["job"]), str(request["assignment"])
+            if not JOB_NAME.fullmatch(job) or not ASSIGNMENT_NAME.fullmatch(assignment):
+                raise ValueError(line[:100])
+        except (ValueError, TypeError, KeyError) as error:
+            _write_line({"ended": f"not a job: {error}"})
+            continue
+        child = os.fork()
+        if child == 0:
+            _verify_in_child(assignment, inbox / job)
+        _, status = os.waitpid(child, 0)
+        _write_line({"ended": os.waitstatus_to_exitcode(status)})
+
+
+def _verify_in_child(assignment: str, inputs_dir: Path) -> None:
+    """One notebook's record, in a forked child of ``serve``, with a temporary folder of its own; never returns."""
+    import shutil
+    import tempfile
+
+    code = 1
+    try:
+        tempfile.tempdir = own = tempfile.mkdtemp(prefix="verify-")
+        os.environ["TMPDIR"] = own
+        record = verify_told(assignment, inputs_dir, _read_line)
+        shutil.rmtree(own, ignore_errors=True)
+        _write_line(record)
+        code = 0
+    finally:
+        os._exit(code)  # never the parent's exit handlers or buffers
+
+
+def _read_line(fd: int = 0) -> str | None:
+    """One line of ``fd`` (None at its end), read a byte at a time: nothing past the line is taken from the pipe,
+    which the next reader (a child, then this process again) shares."""
+    data = bytearray()
+    while len(data) < MAX_TOLD_BYTES:
+        byte = os.read(fd, 1)
+        if not byte:
+            return data.decode(errors="replace") if data else None
+        if byte == b"\n":
+            break
+        data += byte
+    return data.decode(errors="replace")
+
+
+def _write_line(answer: dict) -> None:
+    data = (json.dumps(answer) + "\n").encode()
+    while data:
+        data = data[os.write(1, data):]
 
 
 def verify_batch(spec, inbox: Path, out) -> None:
@@ -432,24 +529,25 @@ def main(argv: list[str] | None = None) -> None:
     student "could not verify" instead of failing the batch.
 
     ``ASSIGNMENT INPUTS``: one notebook, told on stdin as it runs. ``--batch ASSIGNMENT INBOX``: stored runs,
-    one JSON line each (verify_batch)."""
+    one JSON line each (verify_batch). ``--serve INBOX``: kept warm on a grading worker (serve)."""
     from course import spec as specs
 
     argv = sys.argv[1:] if argv is None else argv
-    record: dict = {"verdicts": {}}
-    out = sys.stdout
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            if argv[0] == "--batch":
+    if argv[0] == "--serve":
+        serve(Path(argv[1]))
+        return
+    if argv[0] != "--batch":
+        record = verify_told(argv[0], Path(argv[1]), sys.stdin.readline)
+    else:
+        record = {"verdicts": {}}
+        out = sys.stdout
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
                 verify_batch(specs.load(argv[1]), Path(argv[2]), out)
                 return
-            else:
-                spec, inputs_dir = specs.load(argv[0]), Path(argv[1])
-                sys.stdin.readline()  # the harness has ended: what it saved is final, and the kernel has started
-                record["verdicts"].update(verify(spec, inputs_dir, _told_errors_before))
-    except BaseException as error:  # noqa: BLE001 - reported as data, never a crash of the batch
-        record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
+        except BaseException as error:  # noqa: BLE001 - reported as data, never a crash of the batch
+            record["error"] = f"{type(error).__name__}: {str(error)[:500]}"
     sys.stdout.write(json.dumps(record))
     sys.stdout.flush()
 

@@ -109,15 +109,31 @@ def uncompressed_mnist(source: str) -> str:
     return str(copy)
 
 
-def dask_setup(worker) -> None:
-    """Dask's preload hook (``LocalCluster(preload=["course.grading.worker"])``), run as a local worker starts.
+async def dask_setup(worker) -> None:
+    """Dask's preload hook (``LocalCluster(preload=["course.grading.worker"])``, ``dask worker --preload
+    course.grading.worker``), run as a worker starts.
 
     Ctrl-C is for the coordinator, which stops the workers in order; a worker that took it would die with a
-    traceback. And a second of imports (nbgrader, nbclient, jupyter_client) and the uncompressed MNIST copy are
-    done before the first task comes.
+    traceback. A second of imports (nbgrader, nbclient, jupyter_client) is done before the first task comes. And
+    the worker keeps its verifiers warm from one task to the next (course.grading.warm_verifier).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from . import kernel_run, verification  # noqa: F401  (and with them nbgrader, nbclient, nbformat, jupyter_client)
+    from .warm_verifier import WarmVerifiers
+
+    await worker.plugin_add(WarmVerifiers())
+
+
+def _warm_verifiers():
+    """This Dask worker's warm verifiers; None when not on a worker started with ``dask_setup`` (a direct call)."""
+    try:
+        from distributed import get_worker
+
+        from .warm_verifier import NAME
+
+        return get_worker().plugins.get(NAME)
+    except ValueError:
+        return None
 
 
 def kernel_threads(cores: int, slots: int) -> int:
@@ -190,7 +206,7 @@ def execute(job: Job) -> Outcome:
         nb = nbformat.reads(job.notebook, as_version=4)
         executor = ResilientExecute(settings, env, config=config)
         verification = OutsideVerification(settings, verification_config, spec, nbformat.reads(job.answers, as_version=4),
-                                           workdir, executor.notebook_timeout, env)
+                                           workdir, executor.notebook_timeout, env, _warm_verifiers())
         cells = []
         for cell in nb.cells:
             cells.append(cell)
