@@ -83,12 +83,13 @@ def test_a_stored_run_reads_back_whole(tmp_path):
     (lambda name, data: (name, b"other weights") if name.endswith("model.keras") else (name, data), "changed since it was stored"),
     (lambda name, data: None if name == evidence.RUN_FILE else (name, data), "cannot be read"),
     (lambda name, data: ("verifier/../../escape" if name.endswith("results.json") else name, data), "which no grader writes"),
+    (lambda name, data: (name, b"{}") if name == evidence.EXECUTED_NOTEBOOK else (name, data), "changed since it was stored"),
 ])
 def test_a_damaged_stored_run_is_refused_naming_it_and_why(tmp_path, damage, said):
     path = _stored(tmp_path)
     _rewritten(path, damage)
     with pytest.raises(evidence.EvidenceProblem, match=said) as problem:
-        evidence.read(path)
+        evidence.read(path).extract_inputs(tmp_path / "extracted")  # the inputs are checked as they are extracted
     assert str(path) in str(problem.value)
 
 

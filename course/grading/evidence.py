@@ -124,7 +124,9 @@ class Evidence:
     errors_before: dict[str, bool]
 
     def extract_inputs(self, target: Path) -> None:
-        """The verifier's input tree, recreated under ``target`` (names checked: nothing lands outside it)."""
+        """The verifier's input tree, recreated under ``target`` (names checked: nothing lands outside it), each
+        file checked against the manifest as it is written (EvidenceProblem: it changed since it was stored)."""
+        manifest = self.run["files"]
         with zipfile.ZipFile(self.path) as archive:
             for entry in archive.infolist():
                 if not entry.filename.startswith(INPUTS_PREFIX) or entry.is_dir():
@@ -132,9 +134,13 @@ class Evidence:
                 relative = _safe_relative(entry.filename[len(INPUTS_PREFIX):], self.path)
                 destination = target.joinpath(*relative.parts)
                 destination.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
                 with archive.open(entry) as source, open(destination, "wb") as sink:
                     while chunk := source.read(1 << 20):
+                        digest.update(chunk)
                         sink.write(chunk)
+                if digest.hexdigest() != manifest.get(entry.filename):
+                    raise EvidenceProblem(f"{self.path} is corrupt ({entry.filename} changed since it was stored)")
 
 
 def _sha256(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> str:
@@ -153,7 +159,8 @@ def _safe_relative(name: str, archive: Path) -> PurePosixPath:
 
 
 def read(path: Path) -> Evidence:
-    """The evidence at ``path``, or EvidenceProblem saying why it cannot be used."""
+    """The evidence at ``path``, or EvidenceProblem saying why it cannot be used (its verifier inputs: when they
+    are extracted)."""
     if not path.is_file():
         raise EvidenceProblem(f"no stored run at {path}")
     try:
@@ -170,8 +177,8 @@ def read(path: Path) -> Evidence:
             if not isinstance(manifest, dict) or set(manifest) != set(present):
                 missing = sorted(set(manifest or {}) - set(present))
                 raise EvidenceProblem(f"{path} is incomplete" + (f" ({', '.join(missing[:3])} missing)" if missing else ""))
-            for name, entry in present.items():
-                if _sha256(archive, entry) != manifest[name]:
+            for name, entry in present.items():  # the verifier's inputs are checked as they are extracted
+                if not name.startswith(INPUTS_PREFIX) and _sha256(archive, entry) != manifest[name]:
                     raise EvidenceProblem(f"{path} is corrupt ({name} changed since it was stored)")
             executed = archive.read(EXECUTED_NOTEBOOK).decode()
             errors_before = json.loads(archive.read("errors_before.json"))
