@@ -238,3 +238,23 @@ def test_a_damaged_stored_run_is_run_again_and_says_why_and_the_others_are_rever
     assert "run again:" in lines["bob"] and "model.keras missing" in lines["bob"], lines["bob"]
     assert _executions(graded, "bob")[0]["worker"] != "re-verified"
     evidence.read(stored)  # the full grade stored a whole run again
+
+
+def test_stored_predictions_stand_only_for_the_model_file_they_were_made_from(tmp_path):
+    import numpy as np
+
+    from course.grading.verify import GraderPredictions
+
+    made_from, other = tmp_path / "made_from.keras", tmp_path / "other.keras"
+    made_from.write_bytes(b"the trained model")
+    other.write_bytes(b"another model")
+    first = GraderPredictions()
+    honest = first.get_or_make(made_from, "test", 1024, lambda: np.full((3, 10), 0.1, dtype=np.float32))
+    # a regrade gets them back packed, as the stored run keeps them
+    again = GraderPredictions.unpacked(first.packed())
+    made = []
+    assert np.array_equal(again.get_or_make(made_from, "test", 1024, lambda: made.append(1)), honest) and not made
+    # another model file, another array or another batch size: made again, never taken from the store
+    for model_file, name, batch_size in ((other, "test", 1024), (made_from, "train sample", 1024), (made_from, "test", 32)):
+        assert again.get_or_make(model_file, name, batch_size, lambda: "made again") == "made again"
+    assert GraderPredictions.unpacked(b"not an npz").stored == {}

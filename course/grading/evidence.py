@@ -25,6 +25,9 @@ from pathlib import Path, PurePosixPath
 EVIDENCE_DIR = ".evidence"
 INPUTS_PREFIX = "verifier/"  # the verifier's input tree, as it saw it
 EXECUTED_NOTEBOOK = "executed.ipynb"
+PREDICTIONS_FILE = "predictions.npz"  # the verifier's predictions on the grader's arrays, for --reverify
+PREDICTIONS_FIELD = "grader predictions"  # of the verifier's record: taken out by the worker, into PREDICTIONS_FILE
+PREDICTIONS_DIR = "predictions"  # of a --reverify batch's inbox: <job>.npz, the PREDICTIONS_FILE of its stored run
 RUN_FILE = "run.json"  # the run's key, the submission's digest, when each artifact was saved, what the worker said
 MAX_EVIDENCE_BYTES = 100_000_000  # uncompressed, all entries together (an honest run: about 12 MB)
 MAX_ENTRIES = 200
@@ -55,9 +58,9 @@ def _text(source) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def pack_inputs(verifier_in: Path, errors_before: dict[str, bool]) -> bytes:
-    """The verifier's input tree (regular files only, as the grader copied them) and when each artifact was saved;
-    empty when it cannot be kept whole (more than the caps, a name no zip can hold): that run is then graded again
+def pack_inputs(verifier_in: Path, errors_before: dict[str, bool], predictions: bytes = b"") -> bytes:
+    """The verifier's input tree (regular files only, as the grader copied them), when each artifact was saved, and
+    the predictions the verifier made on the grader's arrays (``GraderPredictions.packed``); empty when it cannot be kept whole (more than the caps, a name no zip can hold): that run is then graded again
     in full by --reverify. Packing never changes the grade itself."""
     files = []
     for folder, _, names in os.walk(verifier_in, followlinks=False):
@@ -73,6 +76,8 @@ def pack_inputs(verifier_in: Path, errors_before: dict[str, bool]) -> bytes:
             for path in files:
                 archive.write(path, INPUTS_PREFIX + path.relative_to(verifier_in).as_posix())
             archive.writestr("errors_before.json", json.dumps(errors_before))
+            if predictions:
+                archive.writestr(PREDICTIONS_FILE, predictions)
         return buffer.getvalue()
     except (OSError, ValueError, UnicodeError):  # a name student code made that a zip cannot hold, say
         return b""
@@ -122,6 +127,7 @@ class Evidence:
     run: dict
     executed_notebook: str
     errors_before: dict[str, bool]
+    predictions: bytes = b""  # GraderPredictions.packed of its grade, when it kept them
 
     def extract_inputs(self, target: Path) -> None:
         """The verifier's input tree, recreated under ``target`` (names checked: nothing lands outside it), each
@@ -182,10 +188,11 @@ def read(path: Path) -> Evidence:
                     raise EvidenceProblem(f"{path} is corrupt ({name} changed since it was stored)")
             executed = archive.read(EXECUTED_NOTEBOOK).decode()
             errors_before = json.loads(archive.read("errors_before.json"))
+            predictions = archive.read(PREDICTIONS_FILE) if PREDICTIONS_FILE in present else b""
     except EvidenceProblem:
         raise
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as error:
         raise EvidenceProblem(f"{path} cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
     if not isinstance(run, dict) or not isinstance(run.get("key"), str) or not isinstance(errors_before, dict):
         raise EvidenceProblem(f"{path} is not a stored run of this grader")
-    return Evidence(path, run, executed, {str(name): bool(value) for name, value in errors_before.items()})
+    return Evidence(path, run, executed, {str(name): bool(value) for name, value in errors_before.items()}, predictions)

@@ -74,6 +74,9 @@ class Reverification:
             if stored.run.get("submission") != self.digests.get(student):
                 raise evidence.EvidenceProblem("the submission changed since it was graded")
             stored.extract_inputs(inbox / self._job[item])
+            if stored.predictions:
+                (inbox / evidence.PREDICTIONS_DIR).mkdir(exist_ok=True)
+                (inbox / evidence.PREDICTIONS_DIR / f"{self._job[item]}.npz").write_bytes(stored.predictions)
         except (evidence.EvidenceProblem, OSError) as problem:
             self.reasons[item] = str(problem)
             return False

@@ -17,6 +17,7 @@ student process can point the grader, or the verifier, at anything else.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from traitlets.config import Configurable
 
 from course.sandboxed.artifacts import ARTIFACTS_DIR
 
-from .evidence import pack_inputs
+from .evidence import PREDICTIONS_FIELD, pack_inputs
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
 from .untrusted_files import copy_tree
 from .warm_verifier import WarmVerifiers
@@ -128,6 +129,12 @@ class OutsideVerification:
                 return {"verdicts": {}, "error": f"the verifier stopped (exit status {status}) without a verdict"}
             if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
                 return {"verdicts": {}, "error": "the verifier's answer was malformed"}
+            predictions = record.pop(PREDICTIONS_FIELD, None)  # kept with the stored run, not in the record
+            if isinstance(predictions, str) and predictions:
+                try:
+                    self.evidence = pack_inputs(self.verifier_in, self._errors_before, base64.b64decode(predictions))
+                except ValueError:
+                    pass
             if self.skipped:
                 record["skipped_files"] = self.skipped[:20]
             return record

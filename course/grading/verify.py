@@ -20,8 +20,10 @@ harness has ended and when the notebook has saved each artifact: it warms up and
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import math
@@ -32,6 +34,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from .evidence import PREDICTIONS_DIR, PREDICTIONS_FIELD
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -53,11 +57,12 @@ class Unreadable(Exception):
 class Verifier:
     """The verdicts of one notebook, test by test, for one assignment's spec."""
 
-    def __init__(self, spec, inputs_dir: Path):
+    def __init__(self, spec, inputs_dir: Path, predictions: GraderPredictions | None = None):
         from course.sandboxed import inputs
         from course.student import checks
 
         self.spec, self.inputs_dir, self.checks, self.inputs = spec, inputs_dir, checks, inputs
+        self.predictions = predictions or GraderPredictions()
         self.harness_dir = inputs_dir / "harness"
         self.results = self._harness_results()
         self._values: dict = {}
@@ -174,7 +179,7 @@ class Verifier:
             model, problems = None, [*problems, str(failure)]
         tests = self.spec.tests_on(artifact.name)
         if model is not None:
-            _predict_once_per_grader_array(model)
+            _predict_once_per_grader_array(model, self.predictions, folder / "model.keras")
         if model is None:
             reasons = "; ".join(problems or ["the cells before it did not run"])
             message = f"{PREFIX}no trained model was left after the cell {artifact.after_cell} ({reasons}). Fix the first error in the notebook."
@@ -310,23 +315,73 @@ def architecture_difference(trained, built, built_by: str = "the model function"
     return None
 
 
-def _predict_once_per_grader_array(model) -> None:
+def _predict_once_per_grader_array(model, predictions: GraderPredictions, model_file: Path) -> None:
     """The trained model is scored on the grader's test images by its accuracy check and again by the test/train
     comparison: its predictions on the grader's own arrays (cached, never changed) are made once, batch by batch
     as ``predict`` makes them, without Keras' per-call machinery (a third of a stored run's re-verification,
-    benchmarks/reverify_scale.py)."""
+    benchmarks/reverify_scale.py), or taken from ``predictions`` when made before from the same model file."""
     predict, made = model.predict, {}
-    grader_arrays = {id(array): array for array in (_test_set()[0], _train_sample()[0])}
+    grader_arrays = {id(array): (name, array) for name, array in (("test", _test_set()[0]), ("train sample", _train_sample()[0]))}
 
     def predict_once(images, *args, **kwargs):
-        if grader_arrays.get(id(images)) is not images or args or set(kwargs) - {"batch_size", "verbose"}:
+        name, array = grader_arrays.get(id(images), (None, None))
+        if array is not images or args or set(kwargs) - {"batch_size", "verbose"}:
             return predict(images, *args, **kwargs)
-        key = (id(images), kwargs.get("batch_size"))
-        if key not in made:
-            made[key] = _predictions(model, images, kwargs.get("batch_size") or DEFAULT_BATCH_SIZE, predict)
-        return made[key].copy()
+        batch_size = kwargs.get("batch_size") or DEFAULT_BATCH_SIZE
+        if batch_size not in made.setdefault(name, {}):
+            made[name][batch_size] = predictions.get_or_make(
+                model_file, name, batch_size, lambda: _predictions(model, images, batch_size, predict))
+        return made[name][batch_size].copy()
 
     model.predict = predict_once
+
+
+class GraderPredictions:
+    """Trained models' predictions on the grader's arrays, by what they were made from: the model file's bytes,
+    which array and its bytes, the batch size, TensorFlow's and Keras' versions. A grade keeps those it made with
+    its stored run (``made``, packed by the worker); ``course grade --reverify`` gives them back (``stored``) and
+    makes again only those whose key differs. Only the grader's verifier makes them, from the model alone."""
+
+    def __init__(self, stored: dict | None = None):
+        self.stored, self.made = dict(stored or {}), {}
+
+    def get_or_make(self, model_file: Path, name: str, batch_size: int, make):
+        key = _prediction_key(hashlib.sha256(model_file.read_bytes()).hexdigest(), name, _grader_array_digest(name), batch_size)
+        if key in self.stored and isinstance(self.stored[key], np.ndarray):
+            return self.stored[key]
+        self.made[key] = make()
+        return self.made[key]
+
+    def packed(self) -> bytes:
+        """``made`` as an .npz file's bytes (empty when nothing was made)."""
+        if not self.made:
+            return b""
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.made)
+        return buffer.getvalue()
+
+    @classmethod
+    def unpacked(cls, data: bytes) -> GraderPredictions:
+        """Predictions packed by ``packed``; none when ``data`` cannot be read as such."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as saved:
+                return cls({key: saved[key] for key in saved.files})
+        except (OSError, ValueError, KeyError, EOFError):
+            return cls()
+
+
+def _prediction_key(model_digest: str, name: str, array_digest: str, batch_size: int) -> str:
+    import keras
+    import tensorflow as tf
+
+    return hashlib.sha256(json.dumps([model_digest, name, array_digest, batch_size, tf.__version__, keras.__version__]).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _grader_array_digest(name: str) -> str:
+    """The digest of the grader's array ``name`` (loaded once per process, never changed)."""
+    array = {"test": _test_set, "train sample": _train_sample}[name]()[0]
+    return hashlib.sha256(str((array.shape, str(array.dtype))).encode() + np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
 def _predictions(model, images, batch_size: int, predict):
@@ -363,10 +418,11 @@ def _train_sample():
     return mnist_images("train", TRAIN_SAMPLE, scaled=True), mnist_labels("train", TRAIN_SAMPLE)
 
 
-def verify(spec, inputs_dir: Path, errors_before) -> dict[str, dict]:
+def verify(spec, inputs_dir: Path, errors_before, predictions: GraderPredictions | None = None) -> dict[str, dict]:
     """Every verdict of one notebook, from its inputs; ``errors_before(name)``: whether a cell raised before the
-    notebook saved artifact ``name`` (streamed, it waits until the notebook has saved it)."""
-    verifier = Verifier(spec, inputs_dir)
+    notebook saved artifact ``name`` (streamed, it waits until the notebook has saved it); ``predictions``: those
+    made before (with --reverify), and where those made now are kept."""
+    verifier = Verifier(spec, inputs_dir, predictions)
     verdicts = verifier.function_verdicts()
     if spec.artifacts:
         _test_set()  # loaded now, to check the trained model as soon as it is there
@@ -395,10 +451,17 @@ def verify_told(assignment: str, inputs_dir: Path, read_line) -> dict:
             warnings.simplefilter("ignore")
             spec = specs.load(assignment)
             read_line()  # the harness has ended
-            record["verdicts"].update(verify(spec, inputs_dir, lambda name: _errors_before_in(read_line())))
+            predictions = GraderPredictions()  # a first grade makes every prediction itself
+            record["verdicts"].update(verify(spec, inputs_dir, lambda name: _errors_before_in(read_line()), predictions))
+            packed = predictions.packed()
+            if 0 < len(packed) <= MAX_PREDICTIONS_BYTES:  # kept with the stored run (course.grading.evidence)
+                record[PREDICTIONS_FIELD] = base64.b64encode(packed).decode()
     except BaseException as error:  # noqa: BLE001 - reported as data
         record = {"verdicts": {}, "error": f"{type(error).__name__}: {str(error)[:500]}"}
     return record
+
+
+MAX_PREDICTIONS_BYTES = 3_000_000  # an honest run's: 0.8 MB (20,000 images, 10 classes)
 
 
 # --- kept warm on a grading worker (course.grading.warm_verifier) ---------------------------------------------
@@ -484,7 +547,8 @@ def verify_batch(spec, inbox: Path, out) -> None:
     each written to ``out`` as one JSON line ``{"job": ..., "record": ...}`` as soon as it is made: a batch that
     stops part-way keeps the records before it.
 
-    INBOX/jobs.json names each job folder and when its artifacts were saved. Nothing of one job is kept for the
+    INBOX/jobs.json names each job folder and when its artifacts were saved; INBOX/predictions/<job>.npz, the
+    predictions its grade made (those of another model file are made again). Nothing of one job is kept for the
     next: a fresh Verifier, and Keras' session cleared; only the grader's own MNIST arrays stay loaded. A job gets
     JOB_SECONDS at most."""
     import signal
@@ -510,7 +574,9 @@ def _verify_jobs(spec, inbox: Path, out) -> None:
         try:
             signal.alarm(JOB_SECONDS)
             errors_before = told.get("errors_before", {})
-            record["verdicts"] = verify(spec, inbox / job, lambda name: bool(errors_before.get(name)))
+            stored = inbox / PREDICTIONS_DIR / f"{job}.npz"
+            predictions = GraderPredictions.unpacked(stored.read_bytes()) if stored.is_file() else None
+            record["verdicts"] = verify(spec, inbox / job, lambda name: bool(errors_before.get(name)), predictions)
         except Exception as error:  # noqa: BLE001 - this job's record says so; the others are still verified
             record = {"verdicts": {}, "error": f"{type(error).__name__}: {str(error)[:500]}"}
         finally:
