@@ -48,7 +48,7 @@ def role(process: psutil.Process, coordinator: int) -> str | None:
         return "coordinator"
     try:
         command = " ".join(process.cmdline())
-        if WARM_VERIFIER in command and WARM_VERIFIER in " ".join(process.parent().cmdline()):
+        if WARM_VERIFIER in command and process.parent().cmdline() == process.cmdline():  # forked: the same command
             return None
     except (psutil.Error, AttributeError):
         return "other"
