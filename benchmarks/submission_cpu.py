@@ -39,7 +39,12 @@ ROLES = (
 )
 
 
-WARM_VERIFIER = "course.grading.verify --serve"  # its forked children are counted in it, as they end
+WARM_VERIFIER = ["-I", "-m", "course.grading.verify", "--serve"]  # its forked children are counted in it, as they end
+
+
+def is_warm_verifier(process: psutil.Process) -> bool:
+    """The warm verifier itself or one of its forked children (not the sandbox launcher or bwrap naming it)."""
+    return process.cmdline()[1:5] == WARM_VERIFIER
 
 
 def role(process: psutil.Process, coordinator: int) -> str | None:
@@ -48,7 +53,7 @@ def role(process: psutil.Process, coordinator: int) -> str | None:
         return "coordinator"
     try:
         command = " ".join(process.cmdline())
-        if WARM_VERIFIER in command and process.parent().cmdline() == process.cmdline():  # forked: the same command
+        if is_warm_verifier(process) and process.parent().cmdline() == process.cmdline():  # forked: the same command
             return None
     except (psutil.Error, AttributeError):
         return "other"
@@ -76,7 +81,7 @@ def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[s
                     times = member.cpu_times()
                     name = last[member.pid][0] if member.pid in last else role(member, process.pid)
                     seconds = times.user + times.system
-                    if WARM_VERIFIER in " ".join(member.cmdline()):  # with its children that have ended
+                    if is_warm_verifier(member):  # with its children that have ended
                         seconds += times.children_user + times.children_system
                     last[member.pid] = (name, seconds)
                 except psutil.Error:
