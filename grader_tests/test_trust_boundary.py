@@ -507,6 +507,16 @@ def test_the_verifier_view_is_the_only_one_with_the_grading_code(tmp_path):
     assert (status, output) == (0, b"imported")
 
 
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "sandboxing off"])
+def test_grading_processes_ask_numpy_for_no_huge_pages(tmp_path, sandboxed):
+    """Huge pages cost a grading process seconds of compaction here (sandbox.NUMPY_ENV), sandboxed or not."""
+    script = tmp_path / "probe.py"
+    script.write_text("import sys\nfrom numpy._core import multiarray\nsys.stdout.write(str(multiarray._get_madvise_hugepage()))\nsys.stdout.flush()\nimport os; os._exit(0)\n")
+    settings = sandbox_settings() if sandboxed else SandboxSettings(Limits.of(Sandbox()), None, None)
+    status, output = SandboxedProcess(settings, ["cProfile", str(script)], tmp_path, PackageView.STUDENT, timeout=60).wait()
+    assert (status, output) == (0, b"False")
+
+
 def test_nothing_in_the_working_folder_is_imported_by_the_harness(tmp_path, mnist_path):
     """`python -I -m course.sandboxed.harness` in a folder holding a `course` package, sitecustomize and numpy."""
     marker = "imported from the working folder"

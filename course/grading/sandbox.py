@@ -49,6 +49,11 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 # /etc holds secrets and site configuration; the linker and time zone are all a Python process needs of it
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts", "mime.types")
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+# numpy asks the kernel for transparent huge pages for every large array. Where the kernel then compacts memory
+# synchronously to find them (THP defrag "madvise", a common default), a fresh 188 MB copy of the scaled MNIST
+# training set cost 0.44 s of CPU instead of 0.07 s, and every grading process makes such copies fresh
+# (docs/benchmarks.md, issue 20). The pages are a matter of speed only: no value changes.
+NUMPY_ENV = {"NUMPY_MADVISE_HUGEPAGE": "0"}
 
 
 class Sandbox(Configurable):
@@ -179,6 +184,7 @@ def bwrap_argv(plan: SandboxPlan) -> list[str]:
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "LANG": "C.UTF-8",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        **NUMPY_ENV,
         **({"MNIST_PATH": MNIST_INSIDE} if plan.mnist_file else {}),
         **plan.env,
     }
@@ -318,7 +324,7 @@ class SandboxSettings:
 
     def bare_env(self, env: dict | None) -> dict:
         """The environment of an unsandboxed process (sandboxing off)."""
-        return {**os.environ, **({"MNIST_PATH": self.mnist_file} if self.mnist_file else {}), **(env or {})}
+        return {**os.environ, **NUMPY_ENV, **({"MNIST_PATH": self.mnist_file} if self.mnist_file else {}), **(env or {})}
 
 
 def start_sandboxed(settings: SandboxSettings, module_and_args: list[str], workdir: Path, view: tuple[str, ...], stdout,
