@@ -84,3 +84,17 @@ def test_the_same_input_is_the_same_object(mnist_path):
     first = inputs.build_all([{"factory": "course.sandboxed.inputs.mnist_images", "options": {"split": "train", "scaled": True}}])[0]
     again = inputs.mnist_images("train", scaled=True)
     assert first is again and first.dtype == np.float32 and first.shape == (60000, 28, 28, 1) and float(first.max()) == 1.0
+
+
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "0-255"])
+def test_test_images_in_training_are_all_counted_wherever_they_are(mnist_path, scaled):
+    """Test images at the start, on both sides of a boundary of the rows converted at once, and last."""
+    from course.sandboxed.fit_record import ROWS_AT_ONCE, StepRecorder, summarize_fit_calls
+
+    train = inputs.mnist_images("train", count=3 * ROWS_AT_ONCE, scaled=scaled).copy()
+    test = inputs.mnist_images("test", count=5, scaled=scaled)
+    for row, image in zip((0, ROWS_AT_ONCE - 1, ROWS_AT_ONCE, 2 * ROWS_AT_ONCE + 7, len(train) - 1), test):
+        train[row] = image
+    recorder = StepRecorder()
+    recorder.fit(train, inputs.mnist_labels("train", count=len(train)), epochs=1)
+    assert summarize_fit_calls(recorder, train, None)[0]["test_images_seen"] == 5

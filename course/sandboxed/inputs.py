@@ -13,7 +13,8 @@ import importlib
 
 import numpy as np
 
-from course.student.data import EXPECTED_ARRAYS, load_mnist
+from course.sandboxed.mnist_once import mnist_once
+from course.student.data import EXPECTED_ARRAYS
 
 FACTORY_MODULES = ("course.sandboxed.inputs.", "course.student.")
 CALL_INPUTS = "course.sandboxed.inputs.call_inputs"
@@ -63,7 +64,7 @@ def call_inputs():  # a marker (CALL_INPUTS), never called: Test.args splices in
 def _split(split: str, count: int | None):
     if split not in ("train", "test"):
         raise InputError(f"MNIST has no {split!r} split: use 'train' or 'test'")
-    (x_train, y_train), (x_test, y_test) = load_mnist()
+    (x_train, y_train), (x_test, y_test) = mnist_once()
     images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
     return images[:count], labels[:count]
 
