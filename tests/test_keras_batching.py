@@ -26,7 +26,10 @@ def trained(**compile_options):
 
 default, default_history = trained()
 one, one_history = trained(steps_per_execution=1)
+import gc
 print(json.dumps({
+    "collector_on": gc.isenabled(),
+    "frozen_objects": gc.get_freeze_count(),
     "default_steps": int(default.steps_per_execution),
     "chosen_steps": int(trained(steps_per_execution=3)[0].steps_per_execution),
     "same_history": default_history == one_history,
@@ -62,3 +65,9 @@ def test_one_step_per_execution_leaves_keras_alone(tmp_path):
     _, probe = run_in_grading_kernel(tmp_path, keras_steps_per_execution=1)
     assert probe["default_steps"] == 1
     assert probe["chosen_steps"] == 3
+
+
+def test_kernels_import_keras_with_the_collector_paused_then_on_again(tmp_path):
+    _, probe = run_in_grading_kernel(tmp_path, keras_steps_per_execution=1)
+    assert probe["frozen_objects"] > 50_000  # Keras and TensorFlow's objects, made before the first cell ran
+    assert probe["collector_on"]

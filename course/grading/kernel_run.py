@@ -50,9 +50,12 @@ class ResilientExecute(Execute):
         self.settings, self.kernel_env = settings, kernel_env
         if settings.bwrap:
             self.kernel_manager_class = SandboxedKernelManager
+        # before the first cell, outside the student's namespace: Keras imported at less cost (every notebook here
+        # imports it), and its batching default where asked
+        start = "__import__('course.sandboxed.keras_import', fromlist=['import_keras']).import_keras()"
         if self.keras_steps_per_execution > 1:
-            install = f"__import__('course.sandboxed.keras_batching', fromlist=['install']).install({self.keras_steps_per_execution})"
-            self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={install}"]
+            start += f"; __import__('course.sandboxed.keras_batching', fromlist=['install']).install({self.keras_steps_per_execution})"
+        self.extra_arguments = [*self.extra_arguments, f"--IPKernelApp.exec_lines={start}"]
         self.after_cell = None  # called with (cell, index) after each cell that ran
         self.stopped_because: str | None = None
         self.executed: list[str] = []  # grade_ids of the graded cells the kernel really ran (before any stop)

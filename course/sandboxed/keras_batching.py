@@ -12,14 +12,15 @@ from __future__ import annotations
 import functools
 import inspect
 
+from course.sandboxed.keras_import import import_keras
+
 MARK = "_course_default_steps_per_execution"
 
 
 def install(steps_per_execution: int) -> None:
     """Make ``steps_per_execution`` the default of ``keras.Model.compile`` in this process."""
-    try:
-        import keras
-    except ImportError:  # a notebook without Keras has nothing to speed up
+    keras = import_keras()
+    if keras is None:  # a notebook without Keras has nothing to speed up
         return
     original = keras.Model.compile
     if getattr(original, MARK, None) is not None:
