@@ -517,6 +517,21 @@ def test_grading_processes_ask_numpy_for_no_huge_pages(tmp_path, sandboxed):
     assert (status, output) == (0, b"False")
 
 
+@pytest.mark.parametrize("font_list", [True, False], ids=["the grader's font list", "none"])
+def test_sandboxed_matplotlib_reads_the_graders_font_list_instead_of_making_one(tmp_path, font_list):
+    """Making it forks fc-list from the kernel: 0.85 CPU-s of page faults in a process that has TensorFlow."""
+    script = tmp_path / "probe.py"
+    script.write_text("import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+                      "from matplotlib import font_manager\nsys.stdout.write(str(len(font_manager.fontManager.ttflist)))\n"
+                      "sys.stdout.flush()\nimport os; os._exit(0)\n")
+    settings = SandboxSettings.from_config(Sandbox(), None)
+    if not font_list:
+        settings.font_list = ""
+    status, output = SandboxedProcess(settings, ["cProfile", str(script)], tmp_path, PackageView.STUDENT, timeout=60).wait()
+    assert status == 0 and int(output.decode().splitlines()[-1]) > 0  # fonts found either way
+    assert ("generated new fontManager" in output.decode()) is not font_list
+
+
 def test_nothing_in_the_working_folder_is_imported_by_the_harness(tmp_path, mnist_path):
     """`python -I -m course.sandboxed.harness` in a folder holding a `course` package, sitecustomize and numpy."""
     marker = "imported from the working folder"

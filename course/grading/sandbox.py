@@ -23,6 +23,8 @@ Caps, applied by ``launch`` before it becomes bwrap, inherited by everything ins
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import json
 import os
 import resource
@@ -44,6 +46,7 @@ from .exceptions import SandboxUnavailableError
 GIB = 2**30
 SANDBOX_UID = 65534  # nobody: inside its own user namespace, with no capability
 MNIST_INSIDE = "/data/mnist.npz"
+MATPLOTLIB_INSIDE = "/tmp/matplotlib"  # MPLCONFIGDIR, in the private /tmp
 PIDS_V1_ROOT = Path("/sys/fs/cgroup/pids")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # /etc holds secrets and site configuration; the linker and time zone are all a Python process needs of it
@@ -109,6 +112,7 @@ class SandboxPlan:
     readable: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     cgroup: str = ""
+    font_list: str = ""  # matplotlib's font list, made by the grader (``matplotlib_font_list``); "": none
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -174,6 +178,8 @@ def bwrap_argv(plan: SandboxPlan) -> list[str]:
     argv += ["--remount-ro", str(package)]
     if plan.mnist_file:
         argv += ["--ro-bind", plan.mnist_file, MNIST_INSIDE]
+    if plan.font_list:
+        argv += ["--ro-bind", plan.font_list, f"{MATPLOTLIB_INSIDE}/{Path(plan.font_list).name}"]
     for path in plan.readable:
         argv += ["--ro-bind", path, path]
     for path in (plan.workdir, *plan.writable):
@@ -181,7 +187,7 @@ def bwrap_argv(plan: SandboxPlan) -> list[str]:
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
-        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "MPLCONFIGDIR": MATPLOTLIB_INSIDE,
         "LANG": "C.UTF-8",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         **NUMPY_ENV,
@@ -302,10 +308,13 @@ class SandboxSettings:
     bwrap: str | None  # None: sandboxing is off, by the instructor's explicit choice
     mnist_file: str | None
     cgroups: list[str] = field(default_factory=list)  # made for this job's sandboxes; removed by ``cleanup``
+    font_list: str = ""
 
     @classmethod
     def from_config(cls, sandbox: Sandbox, mnist_file: str | None) -> SandboxSettings:
-        return cls(Limits.of(sandbox), find_bwrap(sandbox.bwrap) if sandbox.enabled else None, mnist_file)
+        if not sandbox.enabled:  # bare processes have the instructor's own matplotlib cache
+            return cls(Limits.of(sandbox), None, mnist_file)
+        return cls(Limits.of(sandbox), find_bwrap(sandbox.bwrap), mnist_file, font_list=matplotlib_font_list())
 
     def plan(self, command: list[str], workdir: Path, view: tuple[str, ...], *, writable=(), readable=(), env=None) -> SandboxPlan:
         cgroup = make_pids_cgroup(f"course-sandbox-{uuid.uuid4().hex[:12]}", self.limits.max_processes)
@@ -314,7 +323,7 @@ class SandboxSettings:
         return SandboxPlan(
             command=command, workdir=str(workdir), package_view=view, limits=self.limits, mnist_file=self.mnist_file,
             bwrap=self.bwrap or "", writable=tuple(map(str, writable)), readable=tuple(map(str, readable)),
-            env=dict(env or {}), cgroup=str(cgroup or ""),
+            env=dict(env or {}), cgroup=str(cgroup or ""), font_list=self.font_list,
         )
 
     def cleanup(self) -> None:
@@ -325,6 +334,27 @@ class SandboxSettings:
     def bare_env(self, env: dict | None) -> dict:
         """The environment of an unsandboxed process (sandboxing off)."""
         return {**os.environ, **NUMPY_ENV, **({"MNIST_PATH": self.mnist_file} if self.mnist_file else {}), **(env or {})}
+
+
+@functools.lru_cache(maxsize=1)
+def matplotlib_font_list() -> str:
+    """matplotlib's list of this machine's fonts, written once per grading process for its sandboxes to read ("" if
+    matplotlib is not installed).
+
+    Without it, every sandbox's matplotlib (its /tmp is new and empty) makes the list again on import: it runs
+    fc-list, and forking a process that has imported TensorFlow costs it 144,000 page faults afterwards: 0.85 of
+    the 2.7 CPU-seconds of a kernel's start (docs/benchmarks.md, issue 20). The sandbox sees the same font files
+    at the same paths; one it could not read, matplotlib looks up again, as it would anyway.
+    """
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        return ""
+    folder = Path(tempfile.mkdtemp(prefix="course-fonts-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    font_manager.json_dump(font_manager.fontManager, str(path))
+    return str(path)
 
 
 def start_sandboxed(settings: SandboxSettings, module_and_args: list[str], workdir: Path, view: tuple[str, ...], stdout,

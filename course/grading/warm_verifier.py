@@ -145,7 +145,8 @@ class WarmVerifiers(WorkerPlugin):
         self._lock = threading.Lock()
 
     def take(self, settings: SandboxSettings, env: dict, niceness: int) -> WarmVerifier:
-        key = json.dumps([settings.bwrap, settings.mnist_file, vars(settings.limits), env, niceness], sort_keys=True)
+        key = json.dumps([settings.bwrap, settings.mnist_file, settings.font_list, vars(settings.limits), env, niceness],
+                         sort_keys=True)
         with self._lock:
             idle = self._idle.setdefault(key, [])
             while idle:
@@ -153,7 +154,8 @@ class WarmVerifiers(WorkerPlugin):
                 if verifier.healthy and verifier.process.poll() is None:
                     return verifier
                 verifier.close()
-        own_settings = SandboxSettings(settings.limits, settings.bwrap, settings.mnist_file)  # its cgroup is its own
+        # its cgroup is its own
+        own_settings = SandboxSettings(settings.limits, settings.bwrap, settings.mnist_file, font_list=settings.font_list)
         return WarmVerifier(own_settings, env, niceness, key)
 
     def give_back(self, verifier: WarmVerifier) -> None:
