@@ -341,10 +341,10 @@ def matplotlib_font_list() -> str:
     """matplotlib's list of this machine's fonts, written once per grading process for its sandboxes to read ("" if
     matplotlib is not installed).
 
-    Without it, every sandbox's matplotlib (its /tmp is new and empty) makes the list again on import: it runs
-    fc-list, and forking a process that has imported TensorFlow costs it 144,000 page faults afterwards: 0.85 of
-    the 2.7 CPU-seconds of a kernel's start (docs/benchmarks.md, issue 20). The sandbox sees the same font files
-    at the same paths; one it could not read, matplotlib looks up again, as it would anyway.
+    Without it, every sandbox's matplotlib (its /tmp is new and empty) makes the list again on import, scanning the
+    fonts and running fc-list; in a kernel that has loaded TensorFlow that cost 144,000 more page faults and 0.7 of
+    the 2.65 CPU-seconds of its start (docs/benchmarks.md, issue 20). The sandbox sees the same font files at the
+    same paths; should one be missing, matplotlib makes the list again, as it did before.
     """
     try:
         from matplotlib import font_manager
