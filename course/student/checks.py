@@ -251,8 +251,8 @@ def _data():
     (train_images, train_labels), (test_images, test_labels) = load_mnist()
     scaled_test = (test_images[:500] / 255.0).astype("float32")[..., np.newaxis]
     scaled_train = (train_images[:500] / 255.0).astype("float32")[..., np.newaxis]
-    # the grader calls scale_mnist_data on slices this size too (course.assignments.mnist_cnn): the whole set would
-    # cost a second of fresh memory per check, in every student's kernel, for the same verdict
+    # the grader calls scale_mnist_data on slices this size too: the whole set would cost a second of fresh memory
+    # per check, in every student's kernel, for the same verdict
     return (train_images[:SCALE_CHECK_IMAGES[0]], test_images[:SCALE_CHECK_IMAGES[1]], scaled_train, train_labels[:500],
             scaled_test, test_labels[:500])
 
