@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
@@ -154,9 +155,7 @@ class WarmVerifiers(WorkerPlugin):
                 if verifier.healthy and verifier.process.poll() is None:
                     return verifier
                 verifier.close()
-        # its cgroup is its own
-        own_settings = SandboxSettings(settings.limits, settings.bwrap, settings.mnist_file, font_list=settings.font_list)
-        return WarmVerifier(own_settings, env, niceness, key)
+        return WarmVerifier(replace(settings, cgroups=[]), env, niceness, key)  # the same settings; its cgroup its own
 
     def give_back(self, verifier: WarmVerifier) -> None:
         if not verifier.healthy or verifier.process.poll() is not None or verifier.served >= RETIRE_AFTER:
