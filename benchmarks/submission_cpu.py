@@ -128,7 +128,8 @@ def main() -> None:
     args = parser.parse_args()
     count = args.submissions
     if count < 2:
-        parser.error("--submissions must be at least 2: one is graded alone too, to tell start-up from each submission's own")
+        parser.error("--submissions must be at least 2: one is graded alone too, to tell the start-up from each "
+                     "submission's own")
     env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz")),
            # nbgrader runs the `alembic` of its environment, which is not on PATH when the venv is not activated
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
@@ -146,10 +147,12 @@ def main() -> None:
     for name, seconds in sorted(ours.items(), key=lambda item: -item[1]):
         more = (seconds - ours_one.get(name, 0.0)) / (count - 1)
         print(f"  {name:18s} {seconds / count:15.2f} {more:9.2f}")
-    print(f"plain nbgrader autograde: {plain_wall:.1f} s wall, {plain_total:.1f} CPU-s; course grade / plain: {total / plain_total:.2f}")
-    print(f"one more submission: course grade {each:.1f} CPU-s, plain nbgrader {plain_each:.1f}; course grade / plain: {each / plain_each:.2f}")
-    print(f"cpu: {total / count:.1f} CPU-s per perfect submission (course grade), {plain_total / count:.1f} (plain nbgrader); "
-          f"one more: {each:.1f}, {plain_each:.1f}")
+    print(f"plain nbgrader autograde: {plain_wall:.1f} s wall, {plain_total:.1f} CPU-s; "
+          f"course grade / plain: {total / plain_total:.2f}")
+    print(f"one more submission: course grade {each:.1f} CPU-s, plain nbgrader {plain_each:.1f}; "
+          f"course grade / plain: {each / plain_each:.2f}")
+    print(f"cpu: {total / count:.1f} CPU-s per perfect submission (course grade), {plain_total / count:.1f} "
+          f"(plain nbgrader); one more: {each:.1f}, {plain_each:.1f}")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 It is an allow-list (bubblewrap): a process sees only what its ``SandboxPlan`` binds, and nothing else of the
 machine. Always bound, read-only: the system's programs and libraries (/usr, /bin, /lib*), a few files of /etc that
 the dynamic linker needs, the Python installation and virtualenv that run grading, the MNIST file (at
-``/data/mnist.npz``) and matplotlib's font list as the grader made it (``matplotlib_font_list``). Never bound: $HOME, the course directory (solutions, gradebook, other students), an nbgrader
-exchange, any socket. Of the ``course`` package, a process sees only the parts its plan names (``PackageView``):
-the kernel and the harness see the student modules and ``course.sandboxed``; only the verifier, which runs no
-student code, sees the grading code and its hidden checks.
+``/data/mnist.npz``) and matplotlib's font list as the grader made it (``matplotlib_font_list``). Never bound:
+$HOME, the course directory (solutions, gradebook, other students), an nbgrader exchange, any socket. Of the
+``course`` package, a process sees only the parts its plan names (``PackageView``): the kernel and the harness see
+the student modules and ``course.sandboxed``; only the verifier, which runs no student code, sees the grading code
+and its hidden checks.
 
 Inside: its own user namespace as an unprivileged uid (65534) with every capability dropped, its own network
 (loopback only), PID, IPC, UTS and cgroup namespaces, a new session, a private size-capped /tmp as $HOME, and a
