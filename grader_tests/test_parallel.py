@@ -263,3 +263,36 @@ def test_ctrl_c_while_waiting_cancels_the_submission(dask_client, monkeypatch):
         cluster.wait_watching(future, stopping, "student")
     assert time.monotonic() - started < 2
     assert future.cancelled()
+
+
+def _background_work(dask_worker=None, dask_scheduler=None) -> dict:
+    server = dask_worker or dask_scheduler
+    memory_manager = getattr(dask_scheduler, "extensions", {}).get("amm")
+    return {"callbacks": sorted(server.periodic_callbacks), "tick": server._tick_interval,
+            "memory manager": bool(memory_manager and memory_manager.running)}
+
+
+def test_local_grading_cluster_runs_without_dasks_background_sampling(tmp_path):
+    """Stack sampling, 20 ms ticks and the memory manager cost a local worker and the coordinator half their CPU
+    while a notebook runs (course.grading.cluster.QUIET_DASK); a worker must start without them, and so must the
+    scheduler. Dask's defaults are the control: the same checks fail on a cluster made without QUIET_DASK."""
+    from distributed import Client, LocalCluster
+
+    from course.grading.cluster import GradingCluster
+
+    grading = GradingCluster(1, None, tmp_path, tasks=1)
+    grading.start()
+    try:
+        grading.open({}, None, 1)
+        (worker,) = grading.client.run(_background_work).values()
+        scheduler = grading.client.run_on_scheduler(_background_work)
+    finally:
+        grading.close()
+    assert "profile" not in worker["callbacks"] and "profile-cycle" not in worker["callbacks"], worker
+    assert worker["tick"] == scheduler["tick"] == 1.0
+    assert scheduler["memory manager"] is False
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        (default,) = client.run(_background_work).values()
+        default_scheduler = client.run_on_scheduler(_background_work)
+    assert "profile" in default["callbacks"] and default["tick"] == 0.02 and default_scheduler["memory manager"] is True
