@@ -296,3 +296,40 @@ def test_local_grading_cluster_runs_without_dasks_background_sampling(tmp_path):
         (default,) = client.run(_background_work).values()
         default_scheduler = client.run_on_scheduler(_background_work)
     assert "profile" in default["callbacks"] and default["tick"] == 0.02 and default_scheduler["memory manager"] is True
+
+
+def test_a_worker_checks_its_mnist_file_once_until_the_file_changes(mnist_path, tmp_path, monkeypatch):
+    """Every submission checked MNIST whole again (all of it decompressed); now once per worker and file, and a
+    file replaced since, or a bad one, is read again each time and named."""
+    import shutil
+
+    from course.grading import worker
+    from course.grading.exceptions import WorkerNotReadyError
+    from course.student import data
+    from traitlets.config import Config
+
+    reads = []
+    real_load = data._load_npz
+    monkeypatch.setattr(data, "_load_npz", lambda path, origin: reads.append(path) or real_load(path, origin))
+    config = Config({"Sandbox": {"enabled": False}})
+    copy = tmp_path / "mnist.npz"
+    shutil.copy(mnist_path, copy)
+
+    assert worker.check_ready(config, str(copy)) == str(copy)
+    assert worker.check_ready(config, str(copy)) == str(copy)
+    assert reads == [copy]
+
+    os.utime(copy, ns=(time.time_ns(), time.time_ns() + 10**9))  # replaced: same name, another file
+    assert worker.check_ready(config, str(copy)) == str(copy)
+    assert reads == [copy, copy]
+
+    monkeypatch.setenv("MNIST_PATH", str(copy))  # found the coordinator's way when it sent no path
+    assert worker.check_ready(config, None) == str(copy)
+    assert len(reads) == 3  # its origin is in the key: an error would name $MNIST_PATH
+
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not a zip")
+    for _ in range(2):
+        with pytest.raises(WorkerNotReadyError, match="broken.npz"):
+            worker.check_ready(config, str(broken))
+    assert reads[-2:] == [broken, broken]

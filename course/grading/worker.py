@@ -9,6 +9,7 @@ executed notebook and the verification record, as data; the coordinator writes t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import signal
@@ -68,7 +69,7 @@ def _worker_host() -> str:
 def check_ready(config, mnist_file: str | None) -> str:
     """The MNIST file this worker's sandboxes read (resolved here when the coordinator could not), or
     WorkerNotReadyError saying what to fix on which worker."""
-    from course.student.data import MnistLoadError, resolve_mnist_file
+    from course.student.data import MnistLoadError
 
     from .sandbox import Sandbox, find_bwrap
 
@@ -79,9 +80,31 @@ def check_ready(config, mnist_file: str | None) -> str:
         except SandboxUnavailableError as error:
             raise WorkerNotReadyError(f"worker {_worker_host()}: {error}") from None
     try:
-        return str(resolve_mnist_file(mnist_file if mnist_file and os.path.isfile(mnist_file) else None))
+        return validated_mnist_file(mnist_file if mnist_file and os.path.isfile(mnist_file) else None)
     except MnistLoadError as error:
         raise WorkerNotReadyError(f"worker {_worker_host()} has no MNIST file: {error}") from None
+
+
+def validated_mnist_file(path: str | None) -> str:
+    """``resolve_mnist_file(path)``, read and checked whole once per worker process for as long as the file found
+    keeps its size and modification time: checking decompresses all of MNIST, 0.25-0.5 CPU-s that every
+    submission paid again. A file that fails is checked again next time, and reported each time."""
+    from course.student.data import locate_mnist_file, resolve_mnist_file
+
+    found, _ = locate_mnist_file(path)
+    try:
+        stat = found.stat()
+    except OSError:  # resolve_mnist_file names the file and says what is wrong with it
+        return str(resolve_mnist_file(path))
+    return _checked_mnist_file(path, str(found), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _checked_mnist_file(path: str | None, found: str, size: int, modified_ns: int) -> str:
+    """The found file's identity is in the key, so that a file replaced since is read and checked again."""
+    from course.student.data import resolve_mnist_file
+
+    return str(resolve_mnist_file(path))
 
 
 def uncompressed_mnist(source: str) -> str:

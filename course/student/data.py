@@ -47,7 +47,7 @@ def resolve_mnist_file(path: str | os.PathLike | None = None) -> Path:
     An explicit ``path``, else ``$MNIST_PATH``, else the Keras cache, else the Keras download (which fills the
     cache). Raises ``MnistLoadError`` naming the file when it is missing or not MNIST, or when nothing is found.
     """
-    found, origin = _locate(path)
+    found, origin = locate_mnist_file(path)
     _load_npz(found, origin)
     return found
 
@@ -55,10 +55,10 @@ def resolve_mnist_file(path: str | os.PathLike | None = None) -> Path:
 def load_mnist(path: str | os.PathLike | None = None):
     """Return ``(x_train, y_train), (x_test, y_test)`` as validated uint8 arrays (file found as in
     ``resolve_mnist_file``)."""
-    return _load_npz(*_locate(path))
+    return _load_npz(*locate_mnist_file(path))
 
 
-def _locate(path: str | os.PathLike | None) -> tuple[Path, str]:
+def locate_mnist_file(path: str | os.PathLike | None = None) -> tuple[Path, str]:
     """The one lookup order: the file to read (absolute, not yet validated) and where it came from."""
     if path is not None:
         return Path(os.path.abspath(path)), "the path argument"
