@@ -258,3 +258,29 @@ def test_stored_predictions_stand_only_for_the_model_file_they_were_made_from(tm
     for model_file, name, batch_size in ((other, "test", 1024), (made_from, "train sample", 1024), (made_from, "test", 32)):
         assert again.get_or_make(model_file, name, batch_size, lambda: "made again") == "made again"
     assert GraderPredictions.unpacked(b"not an npz").stored == {}
+
+
+@pytest.mark.parametrize(("status", "said", "kept"), [
+    (0, {"verdicts": {}, evidence.PREDICTIONS_FIELD: "eHl6"}, b"xyz"),  # base64 of b"xyz"
+    (0, {"verdicts": {}, evidence.PREDICTIONS_FIELD: "not base64!"}, b""),
+    (0, "not json", b""),
+    (None, "", b""),  # timed out
+])
+def test_a_notebooks_verifier_inputs_are_packed_once_with_its_predictions(tmp_path, monkeypatch, status, said, kept):
+    """Packing compresses about 12 MB: a perfect notebook's was packed twice, once without its predictions."""
+    from types import SimpleNamespace
+
+    from course.grading import verification
+
+    packed = []
+    monkeypatch.setattr(verification, "pack_inputs", lambda folder, errors, predictions=b"": packed.append(predictions) or b"zip")
+    outside = object.__new__(verification.OutsideVerification)
+    outside._saved, outside._teller, outside._warm = {}, threading.Thread(target=lambda: None), None
+    outside._teller.start()
+    outside.verifier_in, outside.root, outside._errors_before, outside.skipped = tmp_path, tmp_path / "gone", {}, []
+    outside.verifier = SimpleNamespace(wait=lambda: (status, said if isinstance(said, str) else json.dumps(said)), timeout=5)
+
+    record = outside.record()
+    assert packed == [kept] and outside.evidence == b"zip"
+    assert evidence.PREDICTIONS_FIELD not in record
+    assert ("error" in record) == (not isinstance(said, dict))

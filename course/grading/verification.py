@@ -120,21 +120,16 @@ class OutsideVerification:
                 saved.set()  # the notebook has ended, whether or not it reached every artifact's cell
             self._teller.join()
             status, output = self.verifier.wait()
-            self.evidence = pack_inputs(self.verifier_in, self._errors_before)
-            if status is None:
-                return {"verdicts": {}, "error": f"the verifier took longer than {self.verifier.timeout} s"}
+            record, failure = self._verifiers_record(status, output)
+            # the verifier's predictions are kept with the stored run, not in the record; packed once, with them
+            predictions = record.pop(PREDICTIONS_FIELD, None) if record is not None else None
             try:
-                record = json.loads(output[:MAX_RECORD_BYTES])
+                predictions = base64.b64decode(predictions) if isinstance(predictions, str) else b""
             except ValueError:
-                return {"verdicts": {}, "error": f"the verifier stopped (exit status {status}) without a verdict"}
-            if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
-                return {"verdicts": {}, "error": "the verifier's answer was malformed"}
-            predictions = record.pop(PREDICTIONS_FIELD, None)  # kept with the stored run, not in the record
-            if isinstance(predictions, str) and predictions:
-                try:
-                    self.evidence = pack_inputs(self.verifier_in, self._errors_before, base64.b64decode(predictions))
-                except ValueError:
-                    pass
+                predictions = b""
+            self.evidence = pack_inputs(self.verifier_in, self._errors_before, predictions)
+            if failure is not None:
+                return failure
             if self.skipped:
                 record["skipped_files"] = self.skipped[:20]
             return record
@@ -143,3 +138,15 @@ class OutsideVerification:
             if self._warm is not None:
                 self.verifier.close()
                 self._warm_verifiers.give_back(self._warm)
+
+    def _verifiers_record(self, status: int | None, output: str) -> tuple[dict | None, dict | None]:
+        """(the verifier's record, None), or (None, the record of a verifier that gave none)."""
+        if status is None:
+            return None, {"verdicts": {}, "error": f"the verifier took longer than {self.verifier.timeout} s"}
+        try:
+            record = json.loads(output[:MAX_RECORD_BYTES])
+        except ValueError:
+            return None, {"verdicts": {}, "error": f"the verifier stopped (exit status {status}) without a verdict"}
+        if not isinstance(record, dict) or not isinstance(record.get("verdicts"), dict):
+            return None, {"verdicts": {}, "error": "the verifier's answer was malformed"}
+        return record, None
