@@ -475,7 +475,7 @@ MAX_TOLD_BYTES = 100_000  # a line the grader sends: a few dozen bytes
 def serve(inbox: Path) -> None:
     """``--serve INBOX``: verify notebook after notebook, each in a fresh child process forked from this one.
 
-    This process imports TensorFlow and Keras and loads the grader's MNIST arrays once, and then only forks: it
+    This process imports TensorFlow and Keras and loads the grader's MNIST arrays (and digests them) once, and then only forks: it
     never opens a student's file. Each child verifies one notebook exactly as ``ASSIGNMENT INPUTS`` does (its inputs
     in INBOX/<job>, the grader's lines on the shared stdin), writes its record as one line, and exits: nothing of
     one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process, so a child
@@ -488,7 +488,8 @@ def serve(inbox: Path) -> None:
 
     # A child cannot read or trace this process (nor, forked from it, each other): non-dumpable, same user
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    _test_set(), _train_sample()
+    # numpy and hashlib only (no TensorFlow op, whose threads a fork would not take along): made once, for every child
+    _grader_array_digest("test"), _grader_array_digest("train sample")
     while (line := _read_line()) is not None:
         try:
             request = json.loads(line)
