@@ -29,8 +29,8 @@ from .worker import Job, Outcome, execute
 RESULT_POLL_S = 0.5
 # Dask's background work that grading has no use for, with no dashboard to show it: the workers' statistical
 # profiler (a stack sample every 10 ms), every server's event-loop health tick (every 20 ms), the system monitor
-# (every 0.5 s) and the active memory manager (nothing to replicate: a task's only data is its result). A local
-# worker and the coordinator spent 1.0 CPU-s each per 30 s of one submission's grading; 0.5 and 0.7 without them.
+# (every 0.5 s) and the active memory manager (nothing to replicate: a task's only data is its result). Together
+# 2.40 CPU-s of a local worker and the coordinator per 30 s of one submission, 1.29 without (benchmarks/dask_idle.py).
 QUIET_DASK = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",

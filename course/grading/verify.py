@@ -475,10 +475,10 @@ MAX_TOLD_BYTES = 100_000  # a line the grader sends: a few dozen bytes
 def serve(inbox: Path) -> None:
     """``--serve INBOX``: verify notebook after notebook, each in a fresh child process forked from this one.
 
-    This process imports TensorFlow and Keras and loads the grader's MNIST arrays (and digests them) once, and then only forks: it
-    never opens a student's file. Each child verifies one notebook exactly as ``ASSIGNMENT INPUTS`` does (its inputs
-    in INBOX/<job>, the grader's lines on the shared stdin), writes its record as one line, and exits: nothing of
-    one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process, so a child
+    This process imports TensorFlow and Keras, loads the grader's MNIST arrays and digests them once, and then only
+    forks: it never opens a student's file. Each child verifies one notebook exactly as ``ASSIGNMENT INPUTS`` does
+    (its inputs in INBOX/<job>, the grader's lines on the shared stdin), writes its record as one line, and exits:
+    nothing of one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process, so a child
     that dies without a record still ends its job. The grader sends a job as ``{"job": name, "assignment": name}``.
     """
     import ctypes
