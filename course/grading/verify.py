@@ -478,8 +478,9 @@ def serve(inbox: Path) -> None:
     This process imports TensorFlow and Keras, loads the grader's MNIST arrays and digests them once, and then only
     forks: it never opens a student's file. Each child verifies one notebook exactly as ``ASSIGNMENT INPUTS`` does
     (its inputs in INBOX/<job>, the grader's lines on the shared stdin), writes its record as one line, and exits:
-    nothing of one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process, so a child
-    that dies without a record still ends its job. The grader sends a job as ``{"job": name, "assignment": name}``.
+    nothing of one student outlives their child. Every job ends with ``{"ended": exit status}`` from this process,
+    so a child that dies without a record still ends its job. The grader sends a job as ``{"job": name,
+    "assignment": name}``.
     """
     import ctypes
 
