@@ -34,8 +34,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from grading_throughput import ASSIGNMENT, make_course  # noqa: E402
 
+from course.sandboxed.kernel_launcher import HARNESS_NAME as HARNESS_NAME_BYTES  # noqa: E402
+
+HARNESS_NAME = HARNESS_NAME_BYTES.decode()
+
 ROLES = (
     ("kernel", "ipykernel"),
+    ("kernel", "course.sandboxed.kernel_launcher"),  # and its forked kernel; the harness it forks is named
     ("harness", "course.sandboxed.harness"),
     ("verifier", "course.grading.verify"),
     ("sandbox launcher", "course.grading.sandbox"),
@@ -57,6 +62,8 @@ def role(process: psutil.Process, coordinator: int) -> str | None:
     if process.pid == coordinator:
         return "coordinator"
     try:
+        if process.name() == HARNESS_NAME:  # forked by the kernel's launcher, with the launcher's command line
+            return "harness"
         command = " ".join(process.cmdline())
         if is_warm_verifier(process) and process.parent().cmdline() == process.cmdline():  # forked: the same command
             return None
@@ -84,7 +91,8 @@ def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[s
             for member in tree:
                 try:
                     times = member.cpu_times()
-                    name = last[member.pid][0] if member.pid in last else role(member, process.pid)
+                    # asked again each time: a harness forked by the kernel's launcher is named only after the fork
+                    name = last[member.pid][0] if last.get(member.pid, ("",))[0] == "harness" else role(member, process.pid)
                     seconds = times.user + times.system
                     if is_warm_verifier(member):  # with its children that have ended
                         seconds += times.children_user + times.children_system

@@ -111,9 +111,10 @@ if "scaled_train_images" in globals():
     model = get_model(scaled_train_images[0].shape)
     compile_model(model)'''
 
-FORGE_HARNESS_AT_EXIT = '''# Whatever process runs these functions to check them writes its records in its working folder: as it exits,
-# replace them with records of answers that pass.
+FORGE_HARNESS_AT_EXIT = '''# Whatever process runs these functions to check them writes its records in a folder it has open (or its
+# working folder): as it exits, replace them with records of answers that pass.
 import atexit
+import glob
 import json
 import os
 import signal
@@ -121,8 +122,9 @@ import sys
 
 
 def _forge_records():
-    folder = os.getcwd()
-    if not os.path.isfile(os.path.join(folder, "results.json")):
+    folders = [os.path.dirname(found) for found in glob.glob("/proc/self/fd/*/results.json")] + [os.getcwd()]
+    folder = next((folder for folder in folders if os.path.isfile(os.path.join(folder, "results.json"))), None)
+    if folder is None:
         return  # not the grader's harness
     try:
         import keras
@@ -454,7 +456,8 @@ def scale_mnist_data(train_images, test_images):
     return 0.01, 0.99''',
     },
     # A wrong get_model (16 filters, a fixed input shape), and a kernel that waits for the grader's harness to save
-    # what get_model returned, then swaps in a model built to the spec: the harness's folder must be out of its reach.
+    # what get_model returned, then swaps in a model built to the spec: the harness's folder must be out of its reach,
+    # wherever the kernel looks for it (its own folders, and every process's open files and folders it can see).
     "tamper_forges_harness_outputs": {
         "scale_mnist_data": SCALE_RIGHT + '''
 import glob, json, os, time
@@ -471,7 +474,8 @@ def _forge_harness_outputs(seconds=30):
     ])
     deadline = time.time() + seconds
     while time.time() < deadline:
-        for results in glob.glob(".artifacts/harness/results.json") + glob.glob("/tmp/course-harness-*/results.json"):
+        for results in (glob.glob(".artifacts/harness/results.json") + glob.glob("/tmp/course-*/**/results.json", recursive=True)
+                        + glob.glob("/proc/*/fd/*/results.json") + glob.glob("/proc/*/cwd/results.json")):
             try:
                 with open(results) as file:
                     ended = "train_model" in json.load(file)

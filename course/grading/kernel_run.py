@@ -9,6 +9,7 @@ score full marks), and the cells that ran before keep their credit. Why it stopp
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 
@@ -18,7 +19,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from .sandbox import SandboxedKernelManager, SandboxSettings
+from .sandbox import KernelWithHarnessManager, SandboxedKernelManager, SandboxSettings
 
 GRADING_STOPPED = "GradingStopped"
 
@@ -48,8 +49,8 @@ class ResilientExecute(Execute):
         kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(**kwargs)
         self.settings, self.kernel_env = settings, kernel_env
-        if settings.bwrap:
-            self.kernel_manager_class = SandboxedKernelManager
+        # the harness forked beside the kernel (course.grading.verification.HarnessBesideKernel), or None
+        self.harness = None
         # before the first cell, outside the student's namespace: Keras imported at less cost (every notebook here
         # imports it), and its batching default where asked
         start = "__import__('course.sandboxed.keras_import', fromlist=['import_keras']).import_keras()"
@@ -62,9 +63,22 @@ class ResilientExecute(Execute):
 
     def create_kernel_manager(self):
         if not self.settings.bwrap:
-            return super().create_kernel_manager()
-        self.km = SandboxedKernelManager(self.settings, self.kernel_env, kernel_name=self.kernel_name or "python3", config=self.config)
+            self.kernel_manager_class = KernelWithHarnessManager
+            super().create_kernel_manager().harness = self.harness
+            return self.km
+        self.km = SandboxedKernelManager(self.settings, self.kernel_env, harness=self.harness,
+                                         kernel_name=self.kernel_name or "python3", config=self.config)
         return self.km
+
+    @contextlib.contextmanager
+    def setup_kernel(self, **kwargs):
+        with super().setup_kernel(**kwargs):
+            try:
+                yield
+            finally:
+                # the kernel's sandbox is its harness's too: it ends once the harness has, or has run out of time
+                if self.harness is not None:
+                    self.harness.wait()
 
     def _get_timeout(self, cell):
         per_cell = super()._get_timeout(cell)
@@ -94,7 +108,11 @@ class ResilientExecute(Execute):
         kwargs.setdefault("stderr", subprocess.DEVNULL)
         if not self.settings.bwrap:  # unsandboxed, by the instructor's choice: the same threads and MNIST file
             kwargs.setdefault("env", self.settings.bare_env(self.kernel_env))
-        await super().async_start_new_kernel(**kwargs)
+        try:
+            await super().async_start_new_kernel(**kwargs)
+        finally:
+            if self.harness is not None:
+                self.harness.kernel_started()
 
     start_new_kernel = run_sync(async_start_new_kernel)
 

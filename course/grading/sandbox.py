@@ -42,7 +42,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
-from .exceptions import SandboxUnavailableError
+from .exceptions import GradingError, SandboxUnavailableError
 
 GIB = 2**30
 SANDBOX_UID = 65534  # nobody: inside its own user namespace, with no capability
@@ -417,8 +417,39 @@ class SandboxedProcess:
         return status, output
 
 
-class SandboxedKernelManager(AsyncKernelManager):
-    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder.
+IPYKERNEL = ["-m", "ipykernel_launcher"]
+KERNEL_LAUNCHER = ["-m", "course.sandboxed.kernel_launcher"]
+
+
+class KernelWithHarnessManager(AsyncKernelManager):
+    """Starts the kernel through course.sandboxed.kernel_launcher, which forks the harness beside it, when
+    ``harness`` is set (course.grading.verification.HarnessBesideKernel: the launcher's ``arguments``, the
+    ``pass_fds`` it hands the harness, and the folders it needs ``readable``)."""
+
+    def __init__(self, harness=None, **kwargs):
+        super().__init__(**kwargs)
+        self.harness = harness
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        kernel_cmd = super().format_kernel_cmd(extra_arguments)
+        if self.harness is None:
+            return kernel_cmd
+        for start in range(len(kernel_cmd) - 1):
+            if kernel_cmd[start:start + 2] == IPYKERNEL:
+                return [*kernel_cmd[:start], *KERNEL_LAUNCHER, *self.harness.arguments, "--", *kernel_cmd[start + 2:]]
+        raise GradingError(
+            f"kernel {self.kernel_name!r} does not start with `python -m ipykernel_launcher` ({' '.join(kernel_cmd)}), "
+            "which grading needs to start the harness beside it: grade with the python3 (ipykernel) kernel.")
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if self.harness is not None:
+            kw["pass_fds"] = (*kw.get("pass_fds", ()), *self.harness.pass_fds)
+        return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+class SandboxedKernelManager(KernelWithHarnessManager):
+    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder; the harness's
+    folders, when it has one, are bound into the same sandbox.
 
     ``settings``, ``view`` and ``env`` are set by the grading step that creates it.
     """
@@ -437,12 +468,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         if kernel_cmd and Path(kernel_cmd[0]).name.startswith("python"):
             kernel_cmd = [kernel_cmd[0], "-I", *kernel_cmd[1:]]
         workdir = Path(self._launch_args.get("cwd") or os.getcwd())
-        self.plan = self.settings.plan(kernel_cmd, workdir, PackageView.BESIDE_STUDENT_CODE,
+        readable = self.harness.readable if self.harness is not None else ()
+        self.plan = self.settings.plan(kernel_cmd, workdir, PackageView.BESIDE_STUDENT_CODE, readable=readable,
                                        writable=(self.runtime_dir,), env=self.sandbox_env)
         return launcher_command(self.plan)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        # the launcher gets no environment of the grader's: bwrap gives the kernel a clean one
+        # the sandbox launcher gets no environment of the grader's: bwrap gives the kernel a clean one
         kw["env"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         return await super()._async_launch_kernel(kernel_cmd, **kw)
 

@@ -1,12 +1,15 @@
 """The harness and the verifier of one notebook, running beside its kernel on a grading worker.
 
-Three folders the grader makes, out of the kernel's sight:
-- ``harness/in``: the answers notebook (the setup cells and the cells the student could edit), read-only to the
-  harness; ``harness/out``: the only place the harness (which runs student code) may write;
+Three folders the grader makes:
+- ``harness/in``: the answers notebook (the setup cells and the cells the student could edit) and the plan of calls,
+  read-only to the harness, which is forked beside the kernel in the kernel's sandbox
+  (course.sandboxed.kernel_launcher), so this folder, the student's own answers, is bound there;
+  ``harness/out``: where the harness (which runs student code) writes, bound nowhere: the harness alone holds it
+  open, out of the kernel's reach;
 - ``verifier/in``: copies the grader makes of what the harness and the notebook saved (``harness``,
-  ``artifacts/<name>``), read-only to the verifier, which runs no student code and answers on its stdout. On a Dask
-  worker the verifier is a fresh child of the worker's warm verifier, and this folder is in that one's inbox
-  (course.grading.warm_verifier).
+  ``artifacts/<name>``), out of the kernel's and the harness's sight, read-only to the verifier, which runs no
+  student code and answers on its stdout. On a Dask worker the verifier is a fresh child of the worker's warm
+  verifier, and this folder is in that one's inbox (course.grading.warm_verifier).
 
 What runs, and on what, is the assignment's spec (course.spec): the harness gets its calls as JSON, the verifier
 loads the spec itself (it runs no student code).
@@ -19,9 +22,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import select
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -49,6 +55,46 @@ class Verification(Configurable):
     max_artifact_bytes = Integer(200_000_000, help="Bytes of saved outputs the grader copies for the verifier.").tag(config=True)
 
 
+class HarnessBesideKernel:
+    """The harness of one notebook as the kernel's launcher forks it (course.sandboxed.kernel_launcher): the folder
+    it reads, its time, and the two fds the launcher hands it alone: its output folder, open, and a pipe whose end
+    tells the grader it has ended."""
+
+    def __init__(self, answers_path: Path, plan_path: Path, out: Path, seconds: int, niceness: int):
+        self.readable = (answers_path.parent,)
+        out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+        self._read_end, done_fd = os.pipe()
+        self.pass_fds = (out_fd, done_fd)
+        self.arguments = ["--harness", str(answers_path), str(plan_path), "--out-fd", str(out_fd), "--done-fd",
+                          str(done_fd), "--seconds", str(seconds), "--niceness", str(niceness)]
+        # its launcher kills it ``seconds`` after it starts; until the kernel has started, counted from now
+        self._seconds, self._deadline = seconds, time.monotonic() + seconds + 5
+        self._closing, self._waiting = threading.Lock(), threading.Lock()  # two: the wait lasts until the close
+        self._ended: bool | None = None
+
+    def kernel_started(self) -> None:
+        """The kernel's launcher has the two fds now, or never will: the grader's own copies close."""
+        with self._closing:
+            for fd in self.pass_fds:
+                os.close(fd)
+            self.pass_fds = ()
+            self._deadline = time.monotonic() + self._seconds + 5
+
+    def wait(self) -> bool:
+        """Until the harness has ended (True) or its time is up (False); at once after the first call."""
+        with self._waiting:
+            if self._ended is None:
+                self._ended = self._wait_for_pipe_end()
+                os.close(self._read_end)
+            return self._ended
+
+    def _wait_for_pipe_end(self) -> bool:
+        while (left := self._deadline - time.monotonic()) > 0:
+            if select.select([self._read_end], [], [], left)[0] and not os.read(self._read_end, 4096):
+                return True
+        return False
+
+
 class OutsideVerification:
     """Start with the kernel; ``artifact_saved`` when the notebook has saved an artifact; ``record`` at the end."""
 
@@ -62,10 +108,8 @@ class OutsideVerification:
         answers_path, plan_path = harness_in / "answers.ipynb", harness_in / "plan.json"
         nbformat.write(answers, answers_path)
         plan_path.write_text(json.dumps(spec.harness_plan()))
-        self.harness = SandboxedProcess(
-            settings, ["course.sandboxed.harness", str(answers_path), str(plan_path), str(self.harness_out)], self.harness_out,
-            PackageView.BESIDE_STUDENT_CODE, config.harness_timeout, HELPER_NICENESS, readable=(harness_in,), env=env,
-        )
+        # started by the kernel's launcher: the kernel_run.ResilientExecute that runs this notebook gets it
+        self.harness = HarnessBesideKernel(answers_path, plan_path, self.harness_out, config.harness_timeout, HELPER_NICENESS)
         verifier_timeout = config.harness_timeout + notebook_timeout + config.verifier_timeout
         self._warm_verifiers, self._warm = warm_verifiers, None
         if warm_verifiers is not None:  # a warm verifier of this worker's: a fresh child of it for this notebook
@@ -95,6 +139,7 @@ class OutsideVerification:
         # every line is said whatever happens: a warm verifier's child waits for each of them
         try:
             self.harness.wait()
+            # what it wrote by then (its launcher kills a harness that runs out of time)
             self._copy(self.harness_out, "", self.verifier_in / "harness")
         finally:
             self.verifier.say("harness ended\n")
@@ -118,6 +163,7 @@ class OutsideVerification:
         try:
             for saved in self._saved.values():
                 saved.set()  # the notebook has ended, whether or not it reached every artifact's cell
+            self.harness.kernel_started()  # a kernel that never started leaves no harness to wait for
             self._teller.join()
             status, output = self.verifier.wait()
             record, failure = self._verifiers_record(status, output)

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from course.sandboxed.kernel_launcher import LAUNCHER_NAME
+
 from . import quick_imports  # noqa: F401  (before nbgrader, which imports nbformat)
 from .exceptions import SandboxUnavailableError, WorkerNotReadyError
 
@@ -170,7 +172,11 @@ def tensorflow_threads(intra_op: int) -> dict[str, str]:
 
 
 class PeakMemory:
-    """Samples the resident memory of this process and its descendants, twice a second."""
+    """Samples the resident memory of this process and its descendants, twice a second.
+
+    A kernel's launcher is left out: it only imported what the kernel and the harness it forked share with it, so
+    its pages are theirs, counted in them (course.sandboxed.kernel_launcher).
+    """
 
     def __init__(self):
         self.peak, self._stop = 0, threading.Event()
@@ -182,7 +188,8 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    if process.name() != LAUNCHER_NAME.decode():
+                        total += process.memory_info().rss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -230,6 +237,7 @@ def execute(job: Job) -> Outcome:
         executor = ResilientExecute(settings, env, config=config)
         verification = OutsideVerification(settings, verification_config, spec, nbformat.reads(job.answers, as_version=4),
                                            workdir, executor.notebook_timeout, env, _warm_verifiers())
+        executor.harness = verification.harness
         cells = []
         for cell in nb.cells:
             cells.append(cell)
