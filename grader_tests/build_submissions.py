@@ -165,6 +165,8 @@ def _forge_records():
 
 
 atexit.register(_forge_records)
+_exit = os._exit  # a forked process ends with os._exit, which runs no atexit hook
+os._exit = lambda code: (_forge_records(), _exit(code))
 _previous_hook = sys.excepthook
 sys.excepthook = lambda *error: (_forge_records(), _previous_hook(*error))
 for _signal in (signal.SIGTERM, signal.SIGHUP):

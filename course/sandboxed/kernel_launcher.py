@@ -27,6 +27,7 @@ import ctypes
 import os
 import signal
 import sys
+import tempfile
 import traceback
 
 from course.sandboxed.keras_import import import_keras
@@ -69,6 +70,9 @@ def _run_harness(arguments: argparse.Namespace) -> None:
         _name_this_process(HARNESS_NAME)
         if arguments.niceness:
             os.nice(arguments.niceness)
+        # a working folder of its own, as when it had a sandbox of its own: what the student's cells write there
+        # (they run here too) is not in the kernel's way
+        os.chdir(tempfile.mkdtemp(prefix="harness-"))
         from course.sandboxed import harness
 
         harness.main([*arguments.harness, f"/proc/self/fd/{arguments.out_fd}"])
