@@ -91,8 +91,9 @@ def sampled_cpu(command: list[str], cwd: Path, env: dict) -> tuple[float, dict[s
             for member in tree:
                 try:
                     times = member.cpu_times()
-                    # asked again each time: a harness forked by the kernel's launcher is named only after the fork
-                    name = last[member.pid][0] if last.get(member.pid, ("",))[0] == "harness" else role(member, process.pid)
+                    name = last[member.pid][0] if member.pid in last else role(member, process.pid)
+                    if name == "kernel" and member.name() == HARNESS_NAME:  # named just after the launcher forks it
+                        name = "harness"
                     seconds = times.user + times.system
                     if is_warm_verifier(member):  # with its children that have ended
                         seconds += times.children_user + times.children_system

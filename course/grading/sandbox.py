@@ -448,8 +448,8 @@ class KernelWithHarnessManager(AsyncKernelManager):
 
 
 class SandboxedKernelManager(KernelWithHarnessManager):
-    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder; the harness's
-    folders, when it has one, are bound into the same sandbox.
+    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder; when it has a harness
+    beside it, the folder the harness reads (the student's answers) is bound read-only into the same sandbox.
 
     ``settings``, ``view`` and ``env`` are set by the grading step that creates it.
     """
