@@ -14,26 +14,27 @@ from traitlets.config import Config
 from course.grading.kernel_run import ResilientExecute
 from course.grading.sandbox import Sandbox, SandboxSettings
 from course.grading.verification import HarnessBesideKernel
+from course.sandboxed.kernel_launcher import ANSWERS_FILE, PLAN_FILE
 from course.student.data import resolve_mnist_file
 
 LITERAL = "course.sandboxed.inputs.literal"
 
 # In the kernel: wait until the harness has saved its first result and is still running, then look for its
-# outputs and its fds everywhere a kernel can see, and say what it found.
+# folders (its plan of calls names the grader's inputs; its outputs are what the verifier checks) and its fds
+# everywhere a kernel can see, and say what it found.
 KERNEL_LOOKS_FOR_THE_HARNESS = """
 import glob, json, os, sys, time
 time.sleep(4)
 arguments = open("/proc/self/cmdline").read().split("\\0")
-fds = {name: int(arguments[arguments.index(name) + 1]) for name in ("--out-fd", "--done-fd")}
+fds = {name: int(arguments[arguments.index(name) + 1]) for name in ("--in-fd", "--out-fd", "--done-fd")}
 def identity(fd):
     try:
         stat = os.fstat(fd)
         return [stat.st_dev, stat.st_ino]
     except OSError:
         return None
-beside_answers = os.path.join(os.path.dirname(os.path.dirname(arguments[arguments.index("--harness") + 1])), "out")
-found = (glob.glob("/proc/*/fd/*/results.json") + glob.glob("/proc/*/cwd/results.json")
-         + glob.glob("/tmp/**/results.json", recursive=True) + [beside_answers] * os.path.exists(beside_answers))
+found = [path for name in ("results.json", "plan.json", "answers.ipynb")
+         for path in glob.glob(f"/proc/*/fd/*/{name}") + glob.glob(f"/proc/*/cwd/{name}") + glob.glob(f"/tmp/**/{name}", recursive=True)]
 print(json.dumps({"found": found, "fds": {name: identity(fd) for name, fd in fds.items()},
                   "harness_processes": [pid for pid in os.listdir("/proc") if pid.isdigit()
                                         and open(f"/proc/{pid}/comm").read().strip() == "course-harness"]}))
@@ -54,13 +55,11 @@ def run_with_harness(tmp_path, notebook_cells, answers, calls, seconds=60):
     workdir, harness_in, harness_out = tmp_path / "work", tmp_path / "harness" / "in", tmp_path / "harness" / "out"
     for folder in (workdir, harness_in, harness_out):
         folder.mkdir(parents=True)
-    answers_path, plan_path = harness_in / "answers.ipynb", harness_in / "plan.json"
-    nbformat.write(answers, answers_path)
-    plan_path.write_text(json.dumps({"setup_cells": [], "calls": calls}))
-    harness = HarnessBesideKernel(answers_path, plan_path, harness_out, seconds, 10)
-    out_fd, done_fd = harness.pass_fds
-    identities = {"--out-fd": [os.fstat(out_fd).st_dev, os.fstat(out_fd).st_ino],
-                  "--done-fd": [os.fstat(done_fd).st_dev, os.fstat(done_fd).st_ino]}
+    nbformat.write(answers, harness_in / ANSWERS_FILE)
+    (harness_in / PLAN_FILE).write_text(json.dumps({"setup_cells": [], "calls": calls}))
+    harness = HarnessBesideKernel(harness_in, harness_out, seconds, 10)
+    identities = {name: [os.fstat(fd).st_dev, os.fstat(fd).st_ino]
+                  for name, fd in zip(("--in-fd", "--out-fd", "--done-fd"), harness.pass_fds)}
     executor = ResilientExecute(settings, {"TF_NUM_INTRAOP_THREADS": "1"}, config=config)
     executor.harness = harness
     started = time.monotonic()
@@ -80,7 +79,7 @@ def call(function, *values):
 
 
 @pytest.mark.slow
-def test_the_kernel_reaches_neither_the_harness_outputs_nor_its_fds(tmp_path):
+def test_the_kernel_reaches_neither_the_harness_folders_nor_its_fds(tmp_path):
     answers = answers_notebook("def double(x):\n    return 2 * x", "def slow(x):\n    import time\n    time.sleep(10)\n    return x")
     executor, nb, harness, results, identities, _ = run_with_harness(
         tmp_path, [KERNEL_LOOKS_FOR_THE_HARNESS], answers, [call("double", 21), call("slow", 5)])

@@ -423,8 +423,8 @@ KERNEL_LAUNCHER = ["-m", "course.sandboxed.kernel_launcher"]
 
 class KernelWithHarnessManager(AsyncKernelManager):
     """Starts the kernel through course.sandboxed.kernel_launcher, which forks the harness beside it, when
-    ``harness`` is set (course.grading.verification.HarnessBesideKernel: the launcher's ``arguments``, the
-    ``pass_fds`` it hands the harness, and the folders it needs ``readable``)."""
+    ``harness`` is set (course.grading.verification.HarnessBesideKernel: the launcher's ``arguments`` and the
+    ``pass_fds`` it hands the harness)."""
 
     def __init__(self, harness=None, **kwargs):
         super().__init__(**kwargs)
@@ -448,8 +448,7 @@ class KernelWithHarnessManager(AsyncKernelManager):
 
 
 class SandboxedKernelManager(KernelWithHarnessManager):
-    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder; when it has a harness
-    beside it, the folder the harness reads (the student's answers) is bound read-only into the same sandbox.
+    """Starts a kernel in the sandbox, talking to it over ipc sockets in a grader-made folder.
 
     ``settings``, ``view`` and ``env`` are set by the grading step that creates it.
     """
@@ -468,8 +467,7 @@ class SandboxedKernelManager(KernelWithHarnessManager):
         if kernel_cmd and Path(kernel_cmd[0]).name.startswith("python"):
             kernel_cmd = [kernel_cmd[0], "-I", *kernel_cmd[1:]]
         workdir = Path(self._launch_args.get("cwd") or os.getcwd())
-        readable = self.harness.readable if self.harness is not None else ()
-        self.plan = self.settings.plan(kernel_cmd, workdir, PackageView.BESIDE_STUDENT_CODE, readable=readable,
+        self.plan = self.settings.plan(kernel_cmd, workdir, PackageView.BESIDE_STUDENT_CODE,
                                        writable=(self.runtime_dir,), env=self.sandbox_env)
         return launcher_command(self.plan)
 

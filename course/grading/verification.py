@@ -2,10 +2,9 @@
 
 Three folders the grader makes:
 - ``harness/in``: the answers notebook (the setup cells and the cells the student could edit) and the plan of calls,
-  read-only to the harness, which is forked beside the kernel in the kernel's sandbox
-  (course.sandboxed.kernel_launcher), so this folder, the student's own answers, is bound there;
-  ``harness/out``: where the harness (which runs student code) writes, bound nowhere: the harness alone holds it
-  open, out of the kernel's reach;
+  read by the harness; ``harness/out``: where the harness (which runs student code) writes. The harness is forked
+  beside the kernel in the kernel's sandbox (course.sandboxed.kernel_launcher), and neither folder is bound there:
+  the harness alone holds them open, out of the kernel's reach;
 - ``verifier/in``: copies the grader makes of what the harness and the notebook saved (``harness``,
   ``artifacts/<name>``), out of the kernel's and the harness's sight, read-only to the verifier, which runs no
   student code and answers on its stdout. On a Dask worker the verifier is a fresh child of the worker's warm
@@ -35,6 +34,7 @@ from traitlets import Integer
 from traitlets.config import Configurable
 
 from course.sandboxed.artifacts import ARTIFACTS_DIR
+from course.sandboxed.kernel_launcher import ANSWERS_FILE, PLAN_FILE
 
 from .evidence import PREDICTIONS_FIELD, pack_inputs
 from .sandbox import PackageView, SandboxedProcess, SandboxSettings
@@ -56,17 +56,16 @@ class Verification(Configurable):
 
 
 class HarnessBesideKernel:
-    """The harness of one notebook as the kernel's launcher forks it (course.sandboxed.kernel_launcher): the folder
-    it reads, its time, and the two fds the launcher hands it alone: its output folder, open, and a pipe whose end
-    tells the grader it has ended."""
+    """The harness of one notebook as the kernel's launcher forks it (course.sandboxed.kernel_launcher): its time,
+    and the three fds the launcher hands it alone: its input folder (ANSWERS_FILE, PLAN_FILE) and its output folder,
+    open, and a pipe whose end tells the grader it has ended."""
 
-    def __init__(self, answers_path: Path, plan_path: Path, out: Path, seconds: int, niceness: int):
-        self.readable = (answers_path.parent,)
-        out_fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    def __init__(self, inputs: Path, out: Path, seconds: int, niceness: int):
+        in_fd, out_fd = (os.open(folder, os.O_RDONLY | os.O_DIRECTORY) for folder in (inputs, out))
         self._read_end, done_fd = os.pipe()
-        self.pass_fds = (out_fd, done_fd)
-        self.arguments = ["--harness", str(answers_path), str(plan_path), "--out-fd", str(out_fd), "--done-fd",
-                          str(done_fd), "--seconds", str(seconds), "--niceness", str(niceness)]
+        self.pass_fds = (in_fd, out_fd, done_fd)
+        self.arguments = ["--in-fd", str(in_fd), "--out-fd", str(out_fd), "--done-fd", str(done_fd),
+                          "--seconds", str(seconds), "--niceness", str(niceness)]
         # its launcher kills it ``seconds`` after it starts; until the kernel has started, counted from now
         self._seconds, self._deadline = seconds, time.monotonic() + seconds + 5
         self._closing, self._waiting = threading.Lock(), threading.Lock()  # two: the wait lasts until the close
@@ -105,11 +104,10 @@ class OutsideVerification:
         harness_in, self.harness_out = self.root / "harness" / "in", self.root / "harness" / "out"
         for folder in (harness_in, self.harness_out):
             folder.mkdir(parents=True)
-        answers_path, plan_path = harness_in / "answers.ipynb", harness_in / "plan.json"
-        nbformat.write(answers, answers_path)
-        plan_path.write_text(json.dumps(spec.harness_plan()))
+        nbformat.write(answers, harness_in / ANSWERS_FILE)
+        (harness_in / PLAN_FILE).write_text(json.dumps(spec.harness_plan()))
         # started by the kernel's launcher: the kernel_run.ResilientExecute that runs this notebook gets it
-        self.harness = HarnessBesideKernel(answers_path, plan_path, self.harness_out, config.harness_timeout, HELPER_NICENESS)
+        self.harness = HarnessBesideKernel(harness_in, self.harness_out, config.harness_timeout, HELPER_NICENESS)
         verifier_timeout = config.harness_timeout + notebook_timeout + config.verifier_timeout
         self._warm_verifiers, self._warm = warm_verifiers, None
         if warm_verifiers is not None:  # a warm verifier of this worker's: a fresh child of it for this notebook

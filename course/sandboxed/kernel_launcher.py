@@ -1,7 +1,7 @@
 """Starts one submission's kernel and its harness from a single import of Keras, inside the kernel's sandbox.
 
-    python -I -m course.sandboxed.kernel_launcher --harness NOTEBOOK PLAN --out-fd FD --done-fd FD --seconds S
-        --niceness N -- IPYKERNEL_ARGUMENTS...
+    python -I -m course.sandboxed.kernel_launcher --in-fd FD --out-fd FD --done-fd FD --seconds S --niceness N
+        -- IPYKERNEL_ARGUMENTS...
 
 Both the kernel and the harness run the student's code and import Keras (with TensorFlow): about 2 CPU-seconds
 each time, the harness's biggest cost (docs/benchmarks.md, issue 20). This process imports it once, runs no
@@ -9,10 +9,12 @@ student code, and forks the two. Each is still a fresh process of this one submi
 has run nothing of any student, and ending with the submission. Importing TensorFlow starts no thread and runs no
 op, so a fork after it is safe (the warm verifier relies on the same, course.grading.verify.serve).
 
-The harness's outputs stay out of the kernel's reach, as when it had a sandbox of its own: its folder is not bound
-into this sandbox, and the harness alone holds it, as the open directory ``--out-fd`` (it writes there through
-/proc/self/fd). It is forked non-dumpable, so no other process of the sandbox can open its files or trace it; the
-fds are closed here before the kernel is forked. The kernel is forked dumpable, as a kernel started on its own.
+The harness's folders stay out of the kernel's reach, as when it had a sandbox of its own: neither is bound into
+this sandbox, and the harness alone holds them, as open directories: ``--in-fd`` (the answers notebook and the
+plan of calls, ANSWERS_FILE and PLAN_FILE: the plan names the grader's inputs, which the kernel, whose output is
+the student's feedback, must not see) and ``--out-fd`` (where it writes), both through /proc/self/fd. It is
+forked non-dumpable, so no other process of the sandbox can open its files or trace it; the fds are closed here
+before the kernel is forked. The kernel is forked dumpable, as a kernel started on its own.
 
 This process stays the two's parent and the sandbox's command, so the sandbox ends only when both have: a notebook
 that crashes its kernel still has its functions checked. The harness gets ``--seconds`` and is then killed. The
@@ -32,6 +34,7 @@ import traceback
 
 from course.sandboxed.keras_import import import_keras
 
+ANSWERS_FILE, PLAN_FILE = "answers.ipynb", "plan.json"  # in the folder --in-fd holds
 HARNESS_NAME = b"course-harness"  # its process name (comm), for ps and benchmarks/submission_cpu.py
 LAUNCHER_NAME = b"course-launcher"
 PR_SET_DUMPABLE, PR_SET_NAME = 4, 15
@@ -51,7 +54,7 @@ def _set_dumpable(dumpable: bool) -> None:
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -I -m course.sandboxed.kernel_launcher")
-    parser.add_argument("--harness", nargs=2, metavar=("NOTEBOOK", "PLAN"), required=True)
+    parser.add_argument("--in-fd", type=int, required=True, help="the harness's input folder, open")
     parser.add_argument("--out-fd", type=int, required=True, help="the harness's output folder, open")
     parser.add_argument("--done-fd", type=int, required=True, help="open in the harness alone; its end says it ended")
     parser.add_argument("--seconds", type=int, required=True, help="the harness's time, all its calls together")
@@ -75,7 +78,8 @@ def _run_harness(arguments: argparse.Namespace) -> None:
         os.chdir(tempfile.mkdtemp(prefix="harness-"))
         from course.sandboxed import harness
 
-        harness.main([*arguments.harness, f"/proc/self/fd/{arguments.out_fd}"])
+        inputs = f"/proc/self/fd/{arguments.in_fd}"
+        harness.main([f"{inputs}/{ANSWERS_FILE}", f"{inputs}/{PLAN_FILE}", f"/proc/self/fd/{arguments.out_fd}"])
         code = 0
     except BaseException:  # the harness's own failure: its outputs so far stand, the grader reads them
         traceback.print_exc()
@@ -100,14 +104,15 @@ def _run_kernel(kernel_arguments: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     arguments = _parse(sys.argv[1:] if argv is None else argv)
-    for fd in (arguments.out_fd, arguments.done_fd):
+    held = (arguments.in_fd, arguments.out_fd, arguments.done_fd)
+    for fd in held:
         os.set_inheritable(fd, False)  # nothing the harness starts holds them
     import_keras()  # before either forks: the same modules, imported once (course.sandboxed.keras_import)
     _set_dumpable(False)  # the harness is non-dumpable from its first instruction
     harness = os.fork()
     if harness == 0:
         _run_harness(arguments)
-    for fd in (arguments.out_fd, arguments.done_fd):
+    for fd in held:
         os.close(fd)  # the harness holds them alone: the pipe's end is its end
     _set_dumpable(True)
     kernel = os.fork()
