@@ -3,7 +3,7 @@
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from nbgrader.utils import determine_grade
 
-from course.grading.preprocessors import apply_verdicts
+from course.grading.preprocessors import apply_verdicts, suspicious_code
 
 
 def graded_cell(grade_id, error=False):
@@ -73,3 +73,16 @@ def test_a_distrusted_function_gets_no_point_from_outside_and_is_flagged():
     summary = apply_verdicts(nb, record, hidden_cells={1}, distrusted={"f": "the step counter was changed"})
     assert scores(nb) == [0, 0, 1]
     assert sum(flag["reason"].startswith("not credited") for flag in summary["flags"]) == 2
+
+
+def test_cells_that_hook_the_harness_exit_or_reach_its_folders_are_flagged_for_a_human():
+    """The forked harness ends with os._exit and holds its records' folder as /proc/self/fd: a cell that replaces
+    the one or reaches into the other has an exit hook on the records, as atexit was (and is flagged the same)."""
+    hooks = ["import os\n_exit = os._exit\nos._exit = lambda code: (forge(), _exit(code))",
+             "import glob\nrecords = glob.glob('/proc/self/fd/*/results.json')",
+             "import atexit\natexit.register(forge)"]
+    honest = ["import os\nos._exit(1)", "if os._exit == other:\n    pass", "print(os.getpid())"]
+    flagged = [suspicious_code(new_notebook(cells=[new_code_cell(source, metadata={"nbgrader": {"grade_id": "answer"}})]))
+               for source in hooks + honest]
+    assert all(flags and "check it by hand" in flags[0]["reason"] for flags in flagged[:len(hooks)]), flagged
+    assert flagged[len(hooks):] == [[]] * len(honest)

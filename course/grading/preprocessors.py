@@ -123,7 +123,11 @@ def answer_cells(nb, setup_cells, teaching: set[str]):
 # (course.grading.verify).
 STEP_COUNTER = re.compile(r"\.iterations\b|\biterations\s*\.\s*assign")
 # What the cross-checks rest on, and honest code has no reason to touch: a cell that does is shown to a human.
-GRADER_EVIDENCE = re.compile(r"\.iterations\b|course\.sandboxed|\.artifacts|atexit|sys\.excepthook|get_ipython\(\)\.(?:events|input_transformers)")
+# The harness ends with os._exit (it is forked: course.sandboxed.kernel_launcher) and holds its folders as
+# /proc/self/fd, so replacing os._exit or reaching into /proc/self/fd is an exit hook on its records.
+GRADER_EVIDENCE = re.compile(
+    r"\.iterations\b|course\.sandboxed|\.artifacts|atexit|sys\.excepthook|\bos\._exit(?=\s*=[^=])|/proc/self/fd"
+    r"|get_ipython\(\)\.(?:events|input_transformers)")
 
 
 def suspicious_code(answers) -> list[dict]:
