@@ -29,7 +29,7 @@ def start_grade(course: Path, *args: str) -> subprocess.Popen:
 
 def kernel_running(process: subprocess.Popen) -> bool:
     try:
-        return any("ipykernel_launcher" in " ".join(child.cmdline())
+        return any("kernel_launcher" in " ".join(child.cmdline())  # ipykernel_launcher, or course.sandboxed.kernel_launcher
                    for child in psutil.Process(process.pid).children(recursive=True))
     except psutil.Error:
         return False
