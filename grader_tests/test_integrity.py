@@ -29,7 +29,8 @@ def start_grade(course: Path, *args: str) -> subprocess.Popen:
 
 def kernel_running(process: subprocess.Popen) -> bool:
     try:
-        return any("kernel_launcher" in " ".join(child.cmdline())  # ipykernel_launcher, or course.sandboxed.kernel_launcher
+        # course.sandboxed.kernel_launcher, which forks the kernel (ipykernel_launcher where there is no harness)
+        return any("kernel_launcher" in " ".join(child.cmdline())
                    for child in psutil.Process(process.pid).children(recursive=True))
     except psutil.Error:
         return False

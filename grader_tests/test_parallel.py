@@ -101,7 +101,7 @@ def test_dask_scheduler_grades_the_class_and_a_killed_worker_loses_no_grade(tmp_
             def kernel_running():
                 for child in psutil.Process(workers[victim].pid).children(recursive=True):
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        if "kernel_launcher" in " ".join(child.cmdline()):  # the kernel, started through course.sandboxed.kernel_launcher
+                        if "kernel_launcher" in " ".join(child.cmdline()):  # course.sandboxed.kernel_launcher
                             return True
                 return False
 
