@@ -72,7 +72,7 @@ class HarnessBesideKernel:
         self._ended: bool | None = None
 
     def kernel_started(self) -> None:
-        """The kernel's launcher has the two fds now, or never will: the grader's own copies close."""
+        """The kernel's launcher has the three fds now, or never will: the grader's own copies close."""
         with self._closing:
             for fd in self.pass_fds:
                 os.close(fd)
