@@ -279,6 +279,7 @@ def test_a_notebooks_verifier_inputs_are_packed_once_with_its_predictions(tmp_pa
     outside._teller.start()
     outside.verifier_in, outside.root, outside._errors_before, outside.skipped = tmp_path, tmp_path / "gone", {}, []
     outside.verifier = SimpleNamespace(wait=lambda: (status, said if isinstance(said, str) else json.dumps(said)), timeout=5)
+    outside.harness = SimpleNamespace(kernel_started=lambda: None)  # the harness beside the kernel: none here
 
     record = outside.record()
     assert packed == [kept] and outside.evidence == b"zip"
