@@ -34,9 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from grading_throughput import ASSIGNMENT, make_course  # noqa: E402
 
-from course.sandboxed.kernel_launcher import HARNESS_NAME as HARNESS_NAME_BYTES  # noqa: E402
-
-HARNESS_NAME = HARNESS_NAME_BYTES.decode()
+from course.sandboxed.kernel_launcher import HARNESS_NAME  # noqa: E402
 
 ROLES = (
     ("kernel", "ipykernel"),
@@ -62,8 +60,6 @@ def role(process: psutil.Process, coordinator: int) -> str | None:
     if process.pid == coordinator:
         return "coordinator"
     try:
-        if process.name() == HARNESS_NAME:  # forked by the kernel's launcher, with the launcher's command line
-            return "harness"
         command = " ".join(process.cmdline())
         if is_warm_verifier(process) and process.parent().cmdline() == process.cmdline():  # forked: the same command
             return None

@@ -188,7 +188,7 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    if process.name() != LAUNCHER_NAME.decode():
+                    if process.name() != LAUNCHER_NAME:
                         total += process.memory_info().rss
                 except psutil.Error:
                     pass

@@ -35,14 +35,14 @@ import traceback
 from course.sandboxed.keras_import import import_keras
 
 ANSWERS_FILE, PLAN_FILE = "answers.ipynb", "plan.json"  # in the folder --in-fd holds
-HARNESS_NAME = b"course-harness"  # its process name (comm), for ps and benchmarks/submission_cpu.py
-LAUNCHER_NAME = b"course-launcher"
+HARNESS_NAME = "course-harness"  # its process name (comm), for ps and benchmarks/submission_cpu.py
+LAUNCHER_NAME = "course-launcher"
 PR_SET_DUMPABLE, PR_SET_NAME = 4, 15
 
 
-def _name_this_process(name: bytes) -> None:
+def _name_this_process(name: str) -> None:
     try:
-        ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)
+        ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()), 0, 0, 0)
     except (OSError, AttributeError):  # a name is for people reading ps; nothing depends on it
         pass
 
