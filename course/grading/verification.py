@@ -88,8 +88,11 @@ class HarnessBesideKernel:
             return self._ended
 
     def _wait_for_pipe_end(self) -> bool:
+        # poll, not select: a worker grading many notebooks at once holds fds past select's limit of 1024
+        pipe = select.poll()
+        pipe.register(self._read_end, select.POLLIN)
         while (left := self._deadline - time.monotonic()) > 0:
-            if select.select([self._read_end], [], [], left)[0] and not os.read(self._read_end, 4096):
+            if pipe.poll(max(1, round(left * 1000))) and not os.read(self._read_end, 4096):
                 return True
         return False
 
