@@ -8,7 +8,7 @@ submissions (its own pipeline, no sandbox, no verification), sampled the same wa
 
 Each way also grades one submission alone: the difference is what one more submission costs, the run's start-up
 (the coordinator's imports, nbgrader's database migration, the Dask worker, the warm verifier) cancelled out; that
-is the figure a class of a thousand pays per student.
+is the figure a class of a thousand pays per student (printed with the start-up spread over the class too).
 
 Prints figures; asserts nothing. Usage: python benchmarks/submission_cpu.py [--submissions 3]
 The last line reads `cpu: X CPU-s per perfect submission (course grade), Y (plain nbgrader); one more: X1, Y1`.
@@ -48,6 +48,7 @@ ROLES = (
 
 
 WARM_VERIFIER = ["-I", "-m", "course.grading.verify", "--serve"]  # its forked children are counted in it, as they end
+CLASS_SIZE = 1000  # students in the class the issue plans for (issue 20)
 
 
 def is_warm_verifier(process: psutil.Process) -> bool:
@@ -156,6 +157,10 @@ def main() -> None:
           f"course grade / plain: {total / plain_total:.2f}")
     print(f"one more submission: course grade {each:.1f} CPU-s, plain nbgrader {plain_each:.1f}; "
           f"course grade / plain: {each / plain_each:.2f}")
+    # a class pays the start-up once: spread over a thousand students it all but vanishes
+    start_up = sum(ours_one.values()) - each
+    print(f"start-up: {start_up:.1f} CPU-s once per run; a class of {CLASS_SIZE:,}: "
+          f"{each + start_up / CLASS_SIZE:.2f} CPU-s per submission, all processes counted")
     print(f"cpu: {total / count:.1f} CPU-s per perfect submission (course grade), {plain_total / count:.1f} "
           f"(plain nbgrader); one more: {each:.1f}, {plain_each:.1f}")
 
