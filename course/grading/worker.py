@@ -95,14 +95,20 @@ def validated_mnist_file(path: str | None) -> str:
 
     found, _ = locate_mnist_file(path)
     try:
-        stat = found.stat()
+        identity = file_identity(found)
     except OSError:  # resolve_mnist_file names the file and says what is wrong with it
         return str(resolve_mnist_file(path))
-    return _checked_mnist_file(path, str(found), stat.st_size, stat.st_mtime_ns)
+    return _checked_mnist_file(path, identity)
+
+
+def file_identity(path: str | os.PathLike) -> tuple[str, int, int]:
+    """(real path, size, modification time): what tells a file from the one that replaced it, without reading it."""
+    stat = os.stat(path)
+    return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=16)
-def _checked_mnist_file(path: str | None, found: str, size: int, modified_ns: int) -> str:
+def _checked_mnist_file(path: str | None, identity: tuple[str, int, int]) -> str:
     """The found file's identity is in the key, so that a file replaced since is read and checked again."""
     from course.student.data import resolve_mnist_file
 
@@ -119,8 +125,7 @@ def uncompressed_mnist(source: str) -> str:
 
     if Path(source).parent == MNIST_CACHE:
         return source
-    stat = os.stat(source)
-    key = hashlib.sha256(f"{os.path.realpath(source)}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join(map(str, file_identity(source))).encode()).hexdigest()[:16]
     copy = MNIST_CACHE / f"mnist-{key}.npz"
     if not copy.is_file():
         try:
