@@ -97,6 +97,14 @@ class HarnessBesideKernel:
         return False
 
 
+def _decoded_predictions(encoded) -> bytes:
+    """The verifier's predictions as its record carries them (base64), or nothing where they are not that."""
+    try:
+        return base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+    except ValueError:
+        return b""
+
+
 class OutsideVerification:
     """Start with the kernel; ``artifact_saved`` when the notebook has saved an artifact; ``record`` at the end."""
 
@@ -169,12 +177,8 @@ class OutsideVerification:
             status, output = self.verifier.wait()
             record, failure = self._verifiers_record(status, output)
             # the verifier's predictions are kept with the stored run, not in the record; packed once, with them
-            predictions = record.pop(PREDICTIONS_FIELD, None) if record is not None else None
-            try:
-                predictions = base64.b64decode(predictions) if isinstance(predictions, str) else b""
-            except ValueError:
-                predictions = b""
-            self.evidence = pack_inputs(self.verifier_in, self._errors_before, predictions)
+            encoded = record.pop(PREDICTIONS_FIELD, None) if record is not None else None
+            self.evidence = pack_inputs(self.verifier_in, self._errors_before, _decoded_predictions(encoded))
             if failure is not None:
                 return failure
             if self.skipped:

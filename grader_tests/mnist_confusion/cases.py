@@ -10,31 +10,8 @@ or wrong where that was a decision (course/assignments/mnist_confusion/hidden_ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from cases import valid, wrong  # grader_tests/cases.py: the format of every assignment's cases
 from course.student.confusion_checks import EPOCHS
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    function: str
-    code: str
-    loses: dict[str, str] = field(default_factory=dict)  # test cell -> message fragment
-    note: str = ""
-
-    @property
-    def valid(self) -> bool:
-        return not self.loses
-
-
-def wrong(name, function, code, note="", **loses):
-    return Case(name, function, code, loses, note)
-
-
-def valid(name, function, code, note=""):
-    return Case(name, function, code, note=note)
-
 
 ONE_HOT = "one_hot_labels"
 BUILD = "build_cnn"

@@ -11,7 +11,6 @@ A valid answer keeps every point on both; a wrong one loses exactly its cells, e
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import sys
@@ -24,6 +23,7 @@ import pytest
 from course.assignments.mnist_confusion import SPEC, hidden_checks
 from course.sandboxed import inputs
 from course.sandboxed.notebook_code import solution_code
+from mnist_confusion import build_submissions, cases
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -31,16 +31,7 @@ SOURCE = ROOT / "source" / "mnist_confusion" / "mnist_confusion.ipynb"
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 
 
-def _load(name: str, filename: str):
-    """A module of this folder by its path: grader_tests/cases.py (mnist_cnn's) is importable as ``cases`` too."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / filename)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-CASES = _load("mnist_confusion_cases", "cases.py").CASES
+CASES = cases.CASES
 WRONG = [case for case in CASES if not case.valid]
 VALID = [case for case in CASES if case.valid]
 ARTIFACT_TESTS = {test.grade_id for test in SPEC.tests if SPEC.artifact(test.on) is not None}
@@ -202,7 +193,7 @@ def test_the_grader_matrix_is_what_the_heatmap_draws():
 # --- the fixture submissions: their expected scores, from their answers, in this process ---------
 
 
-BUILD = _load("mnist_confusion_build_submissions", "build_submissions.py")
+BUILD = build_submissions
 EXPECTED = json.loads((BUILD.SUBMISSIONS / "expected_scores.json").read_text())
 
 

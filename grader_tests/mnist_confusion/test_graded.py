@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
@@ -23,6 +21,8 @@ from course.grading.cluster import GradingCluster
 from course.grading.preprocessors import answer_cells
 from course.sandboxed import harness
 from course.spec import load
+from mnist_confusion import build_submissions as builder
+from mnist_confusion import cases
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -33,17 +33,6 @@ FIXTURES = sorted(name for name in EXPECTED if not name.startswith("_"))
 TRAINED_ONLY = {test.grade_id for artifact in SPEC.artifacts for test in SPEC.tests_on(artifact.name)}
 
 
-def _load(name: str, filename: str):
-    """A module of this folder by its path (grader_tests/ has mnist_cnn's own `cases` and `build_submissions`)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / filename)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-cases = _load("mnist_confusion_cases", "cases.py")
-builder = _load("mnist_confusion_build_submissions", "build_submissions.py")
 
 
 @pytest.fixture(scope="module")
