@@ -39,7 +39,6 @@ from course.sandboxed.kernel_launcher import HARNESS_NAME  # noqa: E402
 ROLES = (
     ("kernel", "ipykernel"),
     ("kernel", "course.sandboxed.kernel_launcher"),  # and its forked kernel; the harness it forks is named
-    ("harness", "course.sandboxed.harness"),
     ("verifier", "course.grading.verify"),
     ("sandbox launcher", "course.grading.sandbox"),
     ("Dask worker", "distributed"),

@@ -23,7 +23,8 @@ import pytest
 from course.assignments.mnist_confusion import SPEC, hidden_checks
 from course.sandboxed import inputs
 from course.sandboxed.notebook_code import solution_code
-from mnist_confusion import build_submissions, cases
+from mnist_confusion import build_submissions as builder
+from mnist_confusion import cases
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -193,15 +194,14 @@ def test_the_grader_matrix_is_what_the_heatmap_draws():
 # --- the fixture submissions: their expected scores, from their answers, in this process ---------
 
 
-BUILD = build_submissions
-EXPECTED = json.loads((BUILD.SUBMISSIONS / "expected_scores.json").read_text())
+EXPECTED = json.loads((builder.SUBMISSIONS / "expected_scores.json").read_text())
 
 
-@pytest.mark.parametrize("fixture", list(BUILD.FIXTURES))
+@pytest.mark.parametrize("fixture", list(builder.FIXTURES))
 def test_fixture_loses_its_expected_cells(base, fixture):
     """Every cell but the trained model's: that one is reasoned from docs/thresholds.md (the fixtures that train do so
     on all the images for at least EPOCHS epochs)."""
-    notebook = BUILD.build(BUILD.FIXTURES[fixture] and dict(BUILD.FIXTURES[fixture]))
+    notebook = builder.build(builder.FIXTURES[fixture] and dict(builder.FIXTURES[fixture]))
     namespace = dict(base)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
@@ -218,13 +218,13 @@ def test_fixture_loses_its_expected_cells(base, fixture):
 def test_fixtures_are_built_from_the_current_release():
     import nbformat
 
-    for fixture, answers in BUILD.FIXTURES.items():
-        committed = nbformat.read(BUILD.SUBMISSIONS / f"{fixture}.ipynb", as_version=4)
-        built = BUILD.build(answers and dict(answers))
+    for fixture, answers in builder.FIXTURES.items():
+        committed = nbformat.read(builder.SUBMISSIONS / f"{fixture}.ipynb", as_version=4)
+        built = builder.build(answers and dict(answers))
         assert [(c.cell_type, c.source, c.metadata) for c in committed.cells] == [(c.cell_type, c.source, c.metadata) for c in built.cells], (
             f"{fixture}.ipynb is stale: run `python grader_tests/mnist_confusion/build_submissions.py`"
         )
-    assert EXPECTED == BUILD.expected_scores(), "expected_scores.json is stale: run build_submissions.py"
+    assert EXPECTED == builder.expected_scores(), "expected_scores.json is stale: run build_submissions.py"
 
 
 # --- what students get: the self-check, and no solution or hidden-test line ----------------------

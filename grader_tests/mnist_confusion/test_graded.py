@@ -33,8 +33,6 @@ FIXTURES = sorted(name for name in EXPECTED if not name.startswith("_"))
 TRAINED_ONLY = {test.grade_id for artifact in SPEC.artifacts for test in SPEC.tests_on(artifact.name)}
 
 
-
-
 @pytest.fixture(scope="module")
 def teaching():
     return GradingCluster(1, None, ROOT, tasks=1).ungraded_sources(ASSIGNMENT, f"{ASSIGNMENT}.ipynb")
