@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import resource
 import threading
+import time
 
 import pytest
 
@@ -54,3 +55,39 @@ def test_a_harness_that_never_ends_is_given_up_at_its_deadline(tmp_path, many_op
         assert harness.wait() is False
     finally:
         os.close(held_by_harness)
+
+
+def _writes_until(write_end: int, stop: threading.Event) -> None:
+    """A harness's student code writing into the pipe it holds, as fast as the pipe takes it."""
+    os.set_blocking(write_end, False)
+    while not stop.is_set():
+        try:
+            os.write(write_end, b"x" * 4096)
+        except BlockingIOError:
+            time.sleep(0)  # the pipe is full: at once again
+
+
+def test_a_harness_writing_into_its_pipe_neither_ends_the_wait_nor_keeps_the_grader_busy(tmp_path):
+    harness, held_by_harness = started_harness(tmp_path, seconds=0)  # the deadline is its seconds plus 5
+    stop = threading.Event()
+    writer = threading.Thread(target=_writes_until, args=(held_by_harness, stop))
+    writer.start()
+    try:
+        grader_cpu = time.thread_time()
+        assert harness.wait() is False
+        grader_cpu = time.thread_time() - grader_cpu
+    finally:
+        stop.set()
+        writer.join()
+        os.close(held_by_harness)
+    # reading what it writes would cost the grader seconds of this wait (2.2 CPU-s measured with a reading wait)
+    assert grader_cpu < 1.0, f"the grader spent {grader_cpu:.2f} CPU-s on a harness's writes"
+
+
+def test_a_harness_that_filled_its_pipe_and_ended_is_seen_to_end(tmp_path):
+    harness, held_by_harness = started_harness(tmp_path, seconds=60)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    _writes_until(held_by_harness, stop)
+    os.close(held_by_harness)
+    assert harness.wait() is True
