@@ -10,8 +10,12 @@ Each way also grades one submission alone: the difference is what one more submi
 (the coordinator's imports, nbgrader's database migration, the Dask worker, the warm verifier) cancelled out; that
 is the figure a class of a thousand pays per student (printed with the start-up spread over the class too).
 
-Prints figures; asserts nothing. Usage: python benchmarks/submission_cpu.py [--submissions 3]
-The last line reads `cpu: X CPU-s per perfect submission (course grade), Y (plain nbgrader); one more: X1, Y1`.
+The machine's speed drifts by a tenth or more within an hour (docs/benchmarks.md), so ``--rounds R`` measures both
+ways R times, alternating which goes first, and prints every round's figures, then their medians.
+
+Prints figures; asserts nothing. Usage: python benchmarks/submission_cpu.py [--submissions 3] [--rounds 1]
+The last line reads `cpu: X CPU-s per perfect submission (course grade), Y (plain nbgrader); one more: X1, Y1`
+(medians over the rounds).
 Target: <= 25.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -127,21 +132,19 @@ def graded(tmp: Path, count: int, plain: bool, env: dict) -> tuple[float, dict[s
     return wall, by_role
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=3)
-    args = parser.parse_args()
-    count = args.submissions
-    if count < 2:
-        parser.error("--submissions must be at least 2: one is graded alone too, to tell the start-up from each "
-                     "submission's own")
-    env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz")),
-           # nbgrader runs the `alembic` of its environment, which is not on PATH when the venv is not activated
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
-    with tempfile.TemporaryDirectory(prefix="submission-cpu-") as tmp:
-        tmp = Path(tmp)
-        (wall, ours), (_, ours_one) = graded(tmp, count, False, env), graded(tmp, 1, False, env)
-        (plain_wall, plain), (_, plain_one) = graded(tmp, count, True, env), graded(tmp, 1, True, env)
+def one_round(tmp: Path, count: int, env: dict, plain_first: bool) -> dict:
+    """One round: each way grades ``count`` submissions and one alone (the plain way first if ``plain_first``)."""
+    figures = {}
+    for plain in (True, False) if plain_first else (False, True):
+        (wall, by_role), (_, alone) = graded(tmp, count, plain, env), graded(tmp, 1, plain, env)
+        figures["plain" if plain else "course"] = (wall, by_role, alone)
+    return figures
+
+
+def report_round(figures: dict, count: int) -> tuple[float, float]:
+    """Print one round's split; return (one more, plain nbgrader's one more) in CPU-seconds."""
+    wall, ours, ours_one = figures["course"]
+    plain_wall, plain, plain_one = figures["plain"]
     total, plain_total = sum(ours.values()), sum(plain.values())
     # what one more student costs: the run's start-up (the coordinator's imports, nbgrader's database migration,
     # the Dask worker, the warm verifier's TensorFlow) is in both runs and cancels out
@@ -160,9 +163,41 @@ def main() -> None:
     start_up = sum(ours_one.values()) - each
     print(f"start-up: {start_up:.1f} CPU-s once per run; a class of {CLASS_SIZE:,}: "
           f"{each + start_up / CLASS_SIZE:.2f} CPU-s per submission, all processes counted")
-    print(f"cpu: {total / count:.1f} CPU-s per perfect submission (course grade), {plain_total / count:.1f} "
-          f"(plain nbgrader); one more: {each:.1f}, {plain_each:.1f}")
+    return each, plain_each
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure both ways this many times, alternating which goes first; the last line gives medians")
+    args = parser.parse_args()
+    count = args.submissions
+    if count < 2:
+        parser.error("--submissions must be at least 2: one is graded alone too, to tell the start-up from each "
+                     "submission's own")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    env = {**os.environ, "MNIST_PATH": os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz")),
+           # nbgrader runs the `alembic` of its environment, which is not on PATH when the venv is not activated
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    rounds = []
+    for index in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {index + 1} of {args.rounds}, {time.strftime('%H:%M')}", flush=True)
+        with tempfile.TemporaryDirectory(prefix="submission-cpu-") as tmp:
+            # alternating which way goes first: the machine's drift during a round falls on both ways in turn
+            figures = one_round(Path(tmp), count, env, plain_first=index % 2 == 1)
+        rounds.append((figures, *report_round(figures, count)))
+    ours = statistics.median(sum(figures["course"][1].values()) / count for figures, _, _ in rounds)
+    plain = statistics.median(sum(figures["plain"][1].values()) / count for figures, _, _ in rounds)
+    each, plain_each = statistics.median(r[1] for r in rounds), statistics.median(r[2] for r in rounds)
+    if args.rounds > 1:
+        print(f"one more submission over {args.rounds} rounds: course grade " + ", ".join(f"{r[1]:.1f}" for r in rounds)
+              + " CPU-s; plain nbgrader " + ", ".join(f"{r[2]:.1f}" for r in rounds) + "; course grade / plain "
+              + ", ".join(f"{r[1] / r[2]:.2f}" for r in rounds))
+    print(f"cpu: {ours:.1f} CPU-s per perfect submission (course grade), {plain:.1f} "
+          f"(plain nbgrader); one more: {each:.1f}, {plain_each:.1f}" + (" (medians)" if args.rounds > 1 else ""))
 
 if __name__ == "__main__":
     main()
