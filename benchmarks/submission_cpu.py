@@ -169,8 +169,8 @@ def report_round(figures: dict, count: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure both ways this many times, alternating which goes first; the last line gives medians")
+    parser.add_argument("--rounds", type=int, default=1, help="measure both ways this many times, alternating which "
+                        "goes first; the last line gives medians")
     args = parser.parse_args()
     count = args.submissions
     if count < 2:
@@ -189,15 +189,24 @@ def main() -> None:
             # alternating which way goes first: the machine's drift during a round falls on both ways in turn
             figures = one_round(Path(tmp), count, env, plain_first=index % 2 == 1)
         rounds.append((figures, *report_round(figures, count)))
-    ours = statistics.median(sum(figures["course"][1].values()) / count for figures, _, _ in rounds)
-    plain = statistics.median(sum(figures["plain"][1].values()) / count for figures, _, _ in rounds)
-    each, plain_each = statistics.median(r[1] for r in rounds), statistics.median(r[2] for r in rounds)
-    if args.rounds > 1:
-        print(f"one more submission over {args.rounds} rounds: course grade " + ", ".join(f"{r[1]:.1f}" for r in rounds)
-              + " CPU-s; plain nbgrader " + ", ".join(f"{r[2]:.1f}" for r in rounds) + "; course grade / plain "
-              + ", ".join(f"{r[1] / r[2]:.2f}" for r in rounds))
-    print(f"cpu: {ours:.1f} CPU-s per perfect submission (course grade), {plain:.1f} "
-          f"(plain nbgrader); one more: {each:.1f}, {plain_each:.1f}" + (" (medians)" if args.rounds > 1 else ""))
+    print_medians(rounds, count)
+
+
+def print_medians(rounds: list[tuple[dict, float, float]], count: int) -> None:
+    """The last lines: each round's one more, then the medians over the rounds (one round: its own figures)."""
+    per_submission = {way: statistics.median(sum(figures[way][1].values()) / count for figures, _, _ in rounds)
+                      for way in ("course", "plain")}
+    each = statistics.median(ours for _, ours, _ in rounds)
+    plain_each = statistics.median(plain for _, _, plain in rounds)
+    if len(rounds) > 1:
+        ours_more = ", ".join(f"{ours:.1f}" for _, ours, _ in rounds)
+        plain_more = ", ".join(f"{plain:.1f}" for _, _, plain in rounds)
+        ratios = ", ".join(f"{ours / plain:.2f}" for _, ours, plain in rounds)
+        print(f"one more submission over {len(rounds)} rounds: course grade {ours_more} CPU-s; plain nbgrader "
+              f"{plain_more}; course grade / plain {ratios}")
+    print(f"cpu: {per_submission['course']:.1f} CPU-s per perfect submission (course grade), "
+          f"{per_submission['plain']:.1f} (plain nbgrader); one more: {each:.1f}, {plain_each:.1f}"
+          + (" (medians)" if len(rounds) > 1 else ""))
 
 if __name__ == "__main__":
     main()
