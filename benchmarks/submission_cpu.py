@@ -31,6 +31,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -141,8 +142,17 @@ def one_round(tmp: Path, count: int, env: dict, plain_first: bool) -> dict:
     return figures
 
 
-def report_round(figures: dict, count: int) -> tuple[float, float]:
-    """Print one round's split; return (one more, plain nbgrader's one more) in CPU-seconds."""
+class Headline(NamedTuple):
+    """One round's figures of the last lines, in CPU-seconds."""
+
+    per_submission: float
+    plain_per_submission: float
+    one_more: float
+    plain_one_more: float
+
+
+def report_round(figures: dict, count: int) -> Headline:
+    """Print one round's split; return its headline figures."""
     wall, ours, ours_one = figures["course"]
     plain_wall, plain, plain_one = figures["plain"]
     total, plain_total = sum(ours.values()), sum(plain.values())
@@ -163,7 +173,7 @@ def report_round(figures: dict, count: int) -> tuple[float, float]:
     start_up = sum(ours_one.values()) - each
     print(f"start-up: {start_up:.1f} CPU-s once per run; a class of {CLASS_SIZE:,}: "
           f"{each + start_up / CLASS_SIZE:.2f} CPU-s per submission, all processes counted")
-    return each, plain_each
+    return Headline(total / count, plain_total / count, each, plain_each)
 
 
 def main() -> None:
@@ -188,25 +198,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="submission-cpu-") as tmp:
             # alternating which way goes first: the machine's drift during a round falls on both ways in turn
             figures = one_round(Path(tmp), count, env, plain_first=index % 2 == 1)
-        rounds.append((figures, *report_round(figures, count)))
-    print_medians(rounds, count)
+        rounds.append(report_round(figures, count))
+    print_medians(rounds)
 
 
-def print_medians(rounds: list[tuple[dict, float, float]], count: int) -> None:
+def print_medians(rounds: list[Headline]) -> None:
     """The last lines: each round's one more, then the medians over the rounds (one round: its own figures)."""
-    per_submission = {way: statistics.median(sum(figures[way][1].values()) / count for figures, _, _ in rounds)
-                      for way in ("course", "plain")}
-    each = statistics.median(ours for _, ours, _ in rounds)
-    plain_each = statistics.median(plain for _, _, plain in rounds)
+    median = Headline(*(statistics.median(values) for values in zip(*rounds)))
     if len(rounds) > 1:
-        ours_more = ", ".join(f"{ours:.1f}" for _, ours, _ in rounds)
-        plain_more = ", ".join(f"{plain:.1f}" for _, _, plain in rounds)
-        ratios = ", ".join(f"{ours / plain:.2f}" for _, ours, plain in rounds)
-        print(f"one more submission over {len(rounds)} rounds: course grade {ours_more} CPU-s; plain nbgrader "
-              f"{plain_more}; course grade / plain {ratios}")
-    print(f"cpu: {per_submission['course']:.1f} CPU-s per perfect submission (course grade), "
-          f"{per_submission['plain']:.1f} (plain nbgrader); one more: {each:.1f}, {plain_each:.1f}"
-          + (" (medians)" if len(rounds) > 1 else ""))
+        ours = ", ".join(f"{headline.one_more:.1f}" for headline in rounds)
+        plain = ", ".join(f"{headline.plain_one_more:.1f}" for headline in rounds)
+        ratios = ", ".join(f"{headline.one_more / headline.plain_one_more:.2f}" for headline in rounds)
+        print(f"one more submission over {len(rounds)} rounds: course grade {ours} CPU-s; plain nbgrader {plain}; "
+              f"course grade / plain {ratios}")
+    print(f"cpu: {median.per_submission:.1f} CPU-s per perfect submission (course grade), "
+          f"{median.plain_per_submission:.1f} (plain nbgrader); one more: {median.one_more:.1f}, "
+          f"{median.plain_one_more:.1f}" + (" (medians)" if len(rounds) > 1 else ""))
+
 
 if __name__ == "__main__":
     main()
